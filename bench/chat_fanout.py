@@ -1,0 +1,307 @@
+"""Chat fan-out latency: M WebSocket watchers on one channel, one sender at a fixed rate.
+
+Starts a real ``townhall serve`` (fresh data dir, rate limiting off), creates M users (batches of
+100) and one channel with all of them as members, then opens M WebSockets from this one asyncio
+process (``/chat/connect``), waits for each connection's first ``health.check`` frame (it carries the
+``connection_id``) and makes every connection watch the channel (``POST .../query`` with
+``watch: true``). Once the setup events have died down, a sender posts K messages at a fixed rate
+through the REST API, each carrying its send time in a custom field (``bench_sent_at``). Every
+watcher timestamps each ``message.new`` frame on arrival; latency = arrival - ``bench_sent_at``, so it
+covers the whole path: HTTP request, durable write, event, fan-out, WebSocket frame.
+
+To keep the client from skewing the figures, frames are only timestamped and scanned with a regex
+while the run lasts (no JSON parsing per frame). The client shares the machine with the server:
+compare figures within one machine.
+
+Prints ONE JSON line on stdout; progress goes to stderr.
+
+    /tmp/venv/bin/python bench/chat_fanout.py [--watchers 1000] [--messages 200] [--rate 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import resource
+import statistics
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _server import Server, cpu_seconds, log, running_server, start_profiler  # noqa: E402
+
+CHANNEL_ID = "bench-fanout"
+SENDER_ID = "bench-fanout-sender"
+SETUP_TIMEOUT_S = 300.0  # users, members, connections and watch queries together
+QUIET_S = 1.0  # setup is over once no frame arrived for this long (watching.start storms)
+QUIET_MAX_S = 60.0
+
+MESSAGE_NEW = re.compile(rb'"type":"message\.new"')
+MESSAGE_ID = re.compile(rb'"id":"fanout-(\d+)"')
+SENT_AT = re.compile(rb'"bench_sent_at":([0-9.eE+-]+)')
+
+
+@dataclass
+class Watcher:
+    user_id: str
+    ws: ClientConnection | None = None
+    connection_id: str = ""
+    # (message number, latency in seconds) for each message.new of this run
+    deliveries: list[tuple[int, float]] = field(default_factory=list)
+    frames: int = 0
+
+
+@dataclass
+class Clock:
+    """Shared state of the readers: whether the measured run has begun, when a frame last came."""
+
+    recording: bool = False
+    last_frame: float = field(default_factory=time.monotonic)
+    unparsed: int = 0  # message.new frames without the fields this benchmark put in
+
+
+def raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log(f"fd limit {target} < {needed}: some WebSockets may fail to open")
+
+
+async def api(
+    client: httpx.AsyncClient, server: Server, path: str, body: dict[str, Any],
+    token: str | None = None, params: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    response = await client.post(
+        f"{server.base_url}/chat{path}",
+        params={"api_key": server.api_key, **(params or {})},
+        headers={"Authorization": token or server.server_token(), "stream-auth-type": "jwt"},
+        json=body,
+    )
+    if response.status_code >= 300:
+        raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:500]}")
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def create_channel(client: httpx.AsyncClient, server: Server, user_ids: list[str]) -> None:
+    for start in range(0, len(user_ids), 100):
+        batch = user_ids[start : start + 100]
+        await api(client, server, "/users", {"users": {u: {"id": u, "name": u} for u in batch}})
+    await api(client, server, f"/channels/messaging/{CHANNEL_ID}/query",
+              {"data": {"created_by_id": SENDER_ID, "members": [SENDER_ID]}})  # fmt: skip
+    members = [u for u in user_ids if u != SENDER_ID]
+    for start in range(0, len(members), 100):
+        await api(client, server, f"/channels/messaging/{CHANNEL_ID}",
+                  {"add_members": members[start : start + 100]})  # fmt: skip
+
+
+async def read_frames(watcher: Watcher, clock: Clock) -> None:
+    """Timestamp every frame; keep (message number, latency) of the run's message.new frames."""
+    assert watcher.ws is not None
+    try:
+        while True:
+            data = await watcher.ws.recv(decode=False)
+            arrived = time.time()
+            clock.last_frame = time.monotonic()
+            watcher.frames += 1
+            if not clock.recording or not MESSAGE_NEW.search(data):
+                continue
+            number, sent_at = MESSAGE_ID.search(data), SENT_AT.search(data)
+            if number is None or sent_at is None:
+                clock.unparsed += 1
+                continue
+            watcher.deliveries.append((int(number.group(1)), arrived - float(sent_at.group(1))))
+    except ConnectionClosed:
+        return
+
+
+async def open_watcher(
+    watcher: Watcher, server: Server, client: httpx.AsyncClient, clock: Clock,
+    gate: asyncio.Semaphore, readers: list[asyncio.Task[None]],
+) -> None:  # fmt: skip
+    token = server.user_token(watcher.user_id)
+    params = {
+        "json": json.dumps({
+            "user_id": watcher.user_id,
+            "user_details": {"id": watcher.user_id},
+            "client_request_id": f"bench-{watcher.user_id}",
+        }),
+        "api_key": server.api_key,
+        "authorization": token,
+        "stream-auth-type": "jwt",
+    }  # fmt: skip
+    url = f"{server.ws_url}/chat/connect?{urllib.parse.urlencode(params)}"
+    async with gate:
+        # No client pings: the run is short, and 1000 sockets pinging is load of its own.
+        watcher.ws = await connect(url, open_timeout=60, ping_interval=None, max_size=2**22)
+        hello = json.loads(await asyncio.wait_for(watcher.ws.recv(), 60))
+        if hello.get("type") != "health.check" or not hello.get("connection_id"):
+            raise RuntimeError(f"{watcher.user_id}: first frame is not a health.check: {hello}")
+        watcher.connection_id = hello["connection_id"]
+        readers.append(asyncio.create_task(read_frames(watcher, clock)))
+        await api(client, server, f"/channels/messaging/{CHANNEL_ID}/query",
+                  {"watch": True, "state": True, "messages": {"limit": 0}},
+                  token=token, params={"connection_id": watcher.connection_id})  # fmt: skip
+
+
+async def wait_quiet(clock: Clock) -> None:
+    deadline = time.monotonic() + QUIET_MAX_S
+    while time.monotonic() < deadline and time.monotonic() - clock.last_frame < QUIET_S:
+        await asyncio.sleep(0.1)
+
+
+async def send_messages(
+    client: httpx.AsyncClient, server: Server, count: int, rate: float
+) -> tuple[int, list[float]]:
+    """Post ``count`` messages at ``rate``/s (each in its own task, so a slow answer never delays
+    the next send). Returns how many were acknowledged and the send latencies."""
+    acked = 0
+    send_ms: list[float] = []
+
+    async def send(number: int) -> None:
+        nonlocal acked
+        started = time.time()
+        message = {"id": f"fanout-{number}", "text": f"fan-out {number}", "bench_sent_at": started}
+        await api(client, server, f"/channels/messaging/{CHANNEL_ID}/message",
+                  {"message": message, "user_id": SENDER_ID})  # fmt: skip
+        acked += 1
+        send_ms.append((time.time() - started) * 1000)
+
+    start = time.monotonic()
+    tasks = []
+    for number in range(count):
+        delay = start + number / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(number)))
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            log(f"send failed: {outcome!r}")
+    return acked, send_ms
+
+
+def process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+    watchers = [Watcher(f"bench-watcher-{i}") for i in range(args.watchers)]
+    clock = Clock()
+    readers: list[asyncio.Task[None]] = []
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
+    limits = httpx.Limits(max_connections=args.connect_concurrency, keepalive_expiry=2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        try:
+            async with asyncio.timeout(SETUP_TIMEOUT_S):
+                started = time.monotonic()
+                await create_channel(client, server, [SENDER_ID] + [w.user_id for w in watchers])
+                log(f"{len(watchers)} users and members in {time.monotonic() - started:.1f} s")
+                started = time.monotonic()
+                gate = asyncio.Semaphore(args.connect_concurrency)
+                await asyncio.gather(
+                    *(open_watcher(w, server, client, clock, gate, readers) for w in watchers)
+                )
+                setup_s = time.monotonic() - started
+                log(f"{len(watchers)} watchers connected and watching in {setup_s:.1f} s")
+                await wait_quiet(clock)
+
+            clock.recording = True
+            log(f"sending {args.messages} messages at {args.rate}/s")
+            profiler = None
+            if args.py_spy:
+                args.py_spy.parent.mkdir(parents=True, exist_ok=True)
+                profiler = start_profiler(server, args.py_spy, args.messages / args.rate)
+            pids = server.pids()
+            cpu_before, client_before, wall_before = cpu_seconds(pids), process_cpu(), time.monotonic()
+            acked, send_ms = await send_messages(client, server, args.messages, args.rate)
+            expected = acked * len(watchers)
+            deadline = time.monotonic() + args.drain_seconds
+            while sum(len(w.deliveries) for w in watchers) < expected and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            clock.recording = False
+            wall = time.monotonic() - wall_before
+            server_cpu, client_cpu = cpu_seconds(pids) - cpu_before, process_cpu() - client_before
+            if profiler is not None:
+                await asyncio.to_thread(profiler.wait, 60)
+        finally:
+            await asyncio.gather(
+                *(w.ws.close() for w in watchers if w.ws is not None), return_exceptions=True
+            )
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+
+    latencies = sorted(latency * 1000 for w in watchers for _, latency in w.deliveries)
+    unique = sum(len({number for number, _ in w.deliveries}) for w in watchers)
+    if clock.unparsed:
+        log(f"{clock.unparsed} message.new frames without fanout id or bench_sent_at")
+    send_ms.sort()
+    return {
+        "bench": "chat_fanout",
+        "watchers": len(watchers),
+        "messages": args.messages,
+        "deliveries": unique,
+        "missing": args.messages * len(watchers) - unique,
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "max_ms": round(latencies[-1], 2) if latencies else 0.0,
+        "mean_ms": round(statistics.fmean(latencies), 2) if latencies else 0.0,
+        "duplicates": len(latencies) - unique,
+        "acked": acked,
+        "rate_per_s": args.rate,
+        "send_p50_ms": round(percentile(send_ms, 0.50), 2),
+        "send_p99_ms": round(percentile(send_ms, 0.99), 2),
+        "setup_s": round(setup_s, 1),
+        "phase_s": round(wall, 2),  # from the first send to the last delivery (or the drain limit)
+        "server_cpu_pct": round(100 * server_cpu / wall, 1),  # of one core, during that phase
+        "client_cpu_pct": round(100 * client_cpu / wall, 1),
+        "database": server.database,
+        "workers": server.workers,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--watchers", type=int, default=1000, help="WebSockets (default 1000)")
+    parser.add_argument("--messages", type=int, default=200, help="messages sent (default 200)")
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second (default 20)")
+    parser.add_argument("--drain-seconds", type=float, default=10.0,
+                        help="wait for late deliveries after the last send (default 10)")  # fmt: skip
+    parser.add_argument("--connect-concurrency", type=int, default=50,
+                        help="WebSockets opened at once during setup (default 50)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
+    parser.add_argument("--database-url", help="PostgreSQL instead of SQLite (see chat_send.py)")
+    parser.add_argument("--py-spy", type=Path, metavar="FILE",
+                        help="record the server with py-spy while sending (collapsed stacks)")
+    args = parser.parse_args()
+    if not 1 <= args.watchers <= 20_000 or not 1 <= args.messages <= 100_000 or args.rate <= 0:
+        parser.error("--watchers must be 1..20000, --messages 1..100000 and --rate > 0")
+    # The server inherits the limit too: it holds one socket per watcher as well.
+    raise_fd_limit(2 * args.watchers + 256)
+    with running_server(workers=args.workers, database_url=args.database_url) as server:
+        result = asyncio.run(run(args, server))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

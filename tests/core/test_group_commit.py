@@ -1,0 +1,89 @@
+"""The SQLite write path: units of work committed in groups, each isolated by a savepoint."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from townhall.db.database import Database
+
+
+@pytest.fixture
+async def db(tmp_path: Path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}")
+    async with database.transaction() as conn:
+        await conn.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+    yield database, tmp_path / "gc.db"
+    await database.dispose()
+
+
+def _names(path: Path) -> list[str]:
+    with sqlite3.connect(path) as raw:  # a separate connection sees only committed rows
+        return [r[0] for r in raw.execute("SELECT name FROM items ORDER BY name")]
+
+
+async def _insert(database: Database, name: str) -> None:
+    async with database.transaction() as conn:
+        await conn.execute(text("INSERT INTO items (name) VALUES (:n)"), {"n": name})
+
+
+async def test_a_unit_is_committed_when_transaction_returns(db) -> None:
+    database, path = db
+    await _insert(database, "a")
+    assert _names(path) == ["a"]
+
+
+async def test_many_concurrent_units_are_all_committed(db) -> None:
+    database, path = db
+    await asyncio.gather(*(_insert(database, f"n{i:03}") for i in range(200)))
+    assert len(_names(path)) == 200
+
+
+async def test_a_failing_unit_rolls_back_alone(db) -> None:
+    database, path = db
+    await _insert(database, "dup")
+
+    async def failing() -> None:
+        async with database.transaction() as conn:
+            await conn.execute(text("INSERT INTO items (name) VALUES ('partial')"))
+            await conn.execute(text("INSERT INTO items (name) VALUES ('dup')"))  # unique violation
+
+    results = await asyncio.gather(
+        _insert(database, "x1"), failing(), _insert(database, "x2"), return_exceptions=True
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], Exception)
+    assert _names(path) == ["dup", "x1", "x2"]  # 'partial' never landed
+
+
+async def test_an_exception_raised_by_the_caller_rolls_back_its_unit(db) -> None:
+    database, path = db
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as conn:
+            await conn.execute(text("INSERT INTO items (name) VALUES ('nope')"))
+            raise RuntimeError("changed my mind")
+    await _insert(database, "yes")
+    assert _names(path) == ["yes"]
+
+
+async def test_a_cancelled_waiter_does_not_strand_the_open_batch(db) -> None:
+    database, path = db
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        async with database.transaction() as conn:
+            await conn.execute(text("INSERT INTO items (name) VALUES ('slow')"))
+            await release.wait()
+
+    first = asyncio.create_task(slow())
+    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(_insert(database, "cancelled"))
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    release.set()
+    await asyncio.wait_for(first, 5)
+    assert _names(path) == ["slow"]

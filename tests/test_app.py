@@ -1,0 +1,114 @@
+"""The root application: landing page, health, metrics and the lifecycle of its container."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+
+from townhall.api.common.surfaces import SURFACES
+from townhall.app import create_app
+from townhall.config import Settings
+from townhall.container import Container
+from townhall.realtime.bus import EventBusError
+
+
+def requests_counted(**labels: str) -> float:
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "townhall_http_requests"
+        for sample in metric.samples
+        if sample.name == "townhall_http_requests_total"
+        and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+async def test_the_landing_page_names_every_surface_with_its_path_and_docs(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    for surface in SURFACES:
+        assert surface.name in response.text
+        assert surface.path in response.text
+        assert surface.docs in response.text
+    assert "live" in response.text and "coming" in response.text
+    assert 'href="/healthz"' in response.text and 'href="/metrics"' in response.text
+
+
+async def test_healthz_reports_the_database_and_the_bus_as_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "bus": "ok"}
+
+
+async def test_healthz_answers_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    broken = Container.build(
+        Settings(data_dir=tmp_path, database_url="sqlite+aiosqlite:////nonexistent/dir/x.db")
+    )
+    transport = httpx.ASGITransport(app=create_app(container=broken))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/healthz")
+    finally:
+        await broken.close()
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "error", "bus": "ok"}
+
+
+async def test_metrics_count_requests_by_surface_method_and_status(
+    client: httpx.AsyncClient,
+) -> None:
+    before = requests_counted(surface="root", method="GET", status="404")
+
+    await client.get("/no/such/page")
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "townhall_http_requests_total{" in response.text
+    assert "townhall_http_request_duration_seconds_bucket{" in response.text
+    assert requests_counted(surface="root", method="GET", status="404") == before + 1
+
+
+async def test_requests_under_a_surface_are_counted_as_that_surface(
+    client: httpx.AsyncClient,
+) -> None:
+    before = requests_counted(surface="chat")
+
+    await client.get("/chat/no-such-endpoint")
+
+    assert requests_counted(surface="chat") == before + 1
+
+
+async def test_an_app_built_from_settings_starts_and_closes_its_own_container(
+    settings: Settings, migrated_db_url: str
+) -> None:
+    app = create_app(settings)
+    container = app.state.container
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            assert (await http.get("/healthz")).json()["status"] == "ok"
+
+    with pytest.raises(EventBusError):  # closed with the app
+        container.bus.subscribe("user:1", lambda event: None)
+
+
+async def test_an_app_given_a_container_leaves_it_to_its_owner(
+    settings: Settings, container: Container
+) -> None:
+    app = create_app(settings, container)
+
+    async with app.router.lifespan_context(app):
+        assert app.state.container is container
+
+    assert (await container.bus.ready()) is None  # still open

@@ -1,0 +1,1 @@
+"""Wire formats only: one package per surface (DESIGN.md rule 1)."""

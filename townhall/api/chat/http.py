@@ -1,0 +1,249 @@
+"""Request plumbing of the chat surface: auth, rate limits, `duration`, Stream-shaped errors."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+from townhall.api.chat.errors import (
+    AUTH_ERROR,
+    AUTH_KEY_ERROR,
+    INPUT_ERROR,
+    RATE_LIMITED,
+    TOKEN_EXPIRED,
+    TOKEN_NOT_VALID_YET,
+    TOKEN_SIGNATURE_INVALID,
+    StreamError,
+)
+from townhall.api.chat.ratelimit import RateLimiter
+from townhall.core.accounts import service as accounts
+from townhall.core.accounts.models import User
+from townhall.core.chat.permissions import Actor
+from townhall.core.clock import now
+from townhall.core.errors import DomainError, Invalid
+from townhall.container import Container
+
+ANONYMOUS = User(id=-1, chat_id="!anon", role="anonymous", created_at=now(), updated_at=now())
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who signed the request: the app (server token) or a user (user token / anonymous)."""
+
+    server: bool
+    user: User | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user=self.user, server=self.server)
+
+
+def duration(request: Request) -> str:
+    start = getattr(request.state, "started", None) or time.perf_counter()
+    return f"{(time.perf_counter() - start) * 1000:.2f}ms"
+
+
+def respond(request: Request, payload: dict[str, Any], status: int = 200) -> Response:
+    payload["duration"] = duration(request)
+    response = Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+    add_rate_headers(request, response)
+    return response
+
+
+def add_rate_headers(request: Request, response: Response) -> None:
+    verdict = getattr(request.state, "rate", None)
+    if verdict is not None:
+        response.headers["x-ratelimit-limit"] = str(verdict.limit)
+        response.headers["x-ratelimit-remaining"] = str(verdict.remaining)
+        response.headers["x-ratelimit-reset"] = str(verdict.reset)
+
+
+def container_of(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+def decode_token(token: str, secret: str) -> dict[str, Any]:
+    if token.lower().startswith("bearer "):
+        token = token[7:]
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": []}, leeway=5)
+    except jwt.ExpiredSignatureError as exc:
+        raise StreamError(401, TOKEN_EXPIRED, "JWTAuth error: token has expired") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise StreamError(401, TOKEN_NOT_VALID_YET, "JWTAuth error: token used before issue at (iat)") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise StreamError(401, TOKEN_SIGNATURE_INVALID, "JWTAuth error: signature is not valid") from exc
+    except jwt.PyJWTError as exc:
+        raise StreamError(401, AUTH_ERROR, f"JWTAuth error: token is not valid: {exc}") from exc
+    if not isinstance(claims, dict):
+        raise StreamError(401, AUTH_ERROR, "JWTAuth error: token claims must be an object")
+    return claims
+
+
+async def authenticate_params(
+    container: Container, api_key: str | None, auth_type: str | None, token: str | None,
+    claimed_user_id: str | None = None,
+) -> Caller:
+    creds = container.credentials
+    if not api_key:
+        raise StreamError(401, AUTH_KEY_ERROR, "api_key is missing")
+    if not hmac.compare_digest(api_key.encode(), creds.chat_api_key.encode()):
+        raise StreamError(401, AUTH_KEY_ERROR, f"api_key not valid: {api_key}")
+    if (auth_type or "jwt").lower() == "anonymous":
+        return Caller(server=False, user=ANONYMOUS)
+    if not token:
+        raise StreamError(401, AUTH_ERROR, "JWTAuth error: the Authorization header is missing")
+    claims = decode_token(token, creds.chat_api_secret)
+    user_id = claims.get("user_id")
+    if user_id is None:
+        return Caller(server=True)
+    if not isinstance(user_id, str) or not user_id:
+        raise StreamError(401, AUTH_ERROR, "JWTAuth error: user_id in the token must be a string")
+    if claimed_user_id and claimed_user_id != user_id:
+        raise StreamError(401, AUTH_ERROR, "JWTAuth error: the user_id parameter does not match the token")
+    async with container.read() as conn:
+        found = await accounts.get_users_by_chat_id(conn, [user_id])
+    user = found.get(user_id)
+    if user is None:
+        raise StreamError(401, AUTH_ERROR, f'JWTAuth error: user "{user_id}" does not exist; create it first')
+    if user.deactivated_at is not None or user.deleted_at is not None:
+        raise StreamError(401, AUTH_ERROR, f'user "{user_id}" is deactivated or deleted')
+    return Caller(server=False, user=user)
+
+
+async def authenticate(request: Request) -> Caller:
+    """Router dependency: authenticate, then apply the endpoint's rate limit."""
+    request.state.started = getattr(request.state, "started", None) or time.perf_counter()
+    container = container_of(request)
+    q = request.query_params
+    caller = await authenticate_params(
+        container, q.get("api_key"), request.headers.get("stream-auth-type"),
+        request.headers.get("authorization"), q.get("user_id"),
+    )
+    request.state.caller = caller
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if limiter.enabled:
+        route = request.scope.get("route")
+        endpoint = getattr(route, "name", "unknown")
+        subject = "app" if caller.server else f"user:{caller.user.chat_id if caller.user else '?'}"
+        verdict = limiter.hit(endpoint, subject, caller.server)
+        request.state.rate = verdict
+        if not verdict.allowed:
+            raise StreamError(429, RATE_LIMITED, f"Too many requests, check response headers for more information. "
+                                                 f"The limit for {endpoint} is {verdict.limit} requests a minute")
+    return caller
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    limit = container_of(request).settings.chat.max_request_bytes
+    if len(raw) > limit:
+        raise StreamError(413, INPUT_ERROR, f"request body is larger than {limit} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise StreamError(400, INPUT_ERROR, f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise StreamError(400, INPUT_ERROR, "request body must be a JSON object")
+    return data
+
+
+def payload_param(request: Request) -> dict[str, Any]:
+    """GET endpoints that take a JSON ``payload`` query parameter."""
+    raw = request.query_params.get("payload")
+    if raw is None:
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise StreamError(400, INPUT_ERROR, f"payload is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise StreamError(400, INPUT_ERROR, "payload must be a JSON object")
+    return data
+
+
+# --- small typed readers for free-form Stream bodies --------------------------------------------
+
+def get_str(data: dict[str, Any], key: str, default: str | None = None, *, required: bool = False) -> str | None:
+    value = data.get(key, default)
+    if value is None:
+        if required:
+            raise Invalid("missing_field", f"{key} is a required field")
+        return None
+    if not isinstance(value, str):
+        raise Invalid("invalid_field", f"{key} must be a string")
+    return value
+
+
+def get_bool(data: dict[str, Any], key: str, default: bool = False) -> bool:
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise Invalid("invalid_field", f"{key} must be a boolean")
+    return value
+
+
+def get_int(data: dict[str, Any], key: str, default: int, *, lo: int = 0, hi: int = 10_000) -> int:
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Invalid("invalid_field", f"{key} must be an integer")
+    if not lo <= value <= hi:
+        raise Invalid("invalid_field", f"{key} must be between {lo} and {hi}")
+    return value
+
+
+def get_dict(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid("invalid_field", f"{key} must be an object")
+    return value
+
+
+def get_list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Invalid("invalid_field", f"{key} must be a list")
+    return value
+
+
+def user_ref(data: dict[str, Any]) -> str | None:
+    """The acting user a server-side call names: ``user_id`` or ``user.id``."""
+    user = data.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        return user["id"]
+    value = data.get("user_id")
+    if value is not None and not isinstance(value, str):
+        raise Invalid("invalid_field", "user_id must be a string")
+    return value
+
+
+async def acting_user(container: Container, caller: Caller, data: dict[str, Any],
+                      *, required: bool = False) -> User | None:
+    """Client-side: the caller. Server-side: the user named in the body, if any."""
+    if not caller.server:
+        return caller.user
+    ref = user_ref(data)
+    if ref is None:
+        if required:
+            raise Invalid("missing_user", "user or user_id is required for server-side requests")
+        return None
+    async with container.read() as conn:
+        return await accounts.access_chat_user(conn, ref)

@@ -1,0 +1,496 @@
+"""The chat surface's WebSocket hub: the connections of this process, what each watches, and the
+fan-out of domain events to them as Stream events.
+
+Every process gets every event through the EventBus and delivers it to its own sockets. Watchers,
+``watcher_count`` and presence (``online``) are what THIS process sees: cross-process presence and
+watcher counts need a shared store (Redis) and are a later step.
+
+Each event is rendered and serialised once per variant (the watchers' event, the members'
+``notification.*`` event) and the same text goes to every recipient. Each connection has its own
+bounded send queue and task, so a slow socket never holds up the others; one that falls
+``queue_size`` frames behind is closed (not with 1000, so the client reconnects and recovers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from townhall.api.chat import render
+from townhall.core.accounts.events import UserDeleted, UserUpdated
+from townhall.core.accounts.models import User
+from townhall.core.chat.events import (
+    ChannelClientEvent,
+    ChannelDeleted,
+    ChannelEvent,
+    ChannelHidden,
+    ChannelTruncated,
+    ChannelUpdated,
+    ChannelVisible,
+    MarkedUnread,
+    MemberChanged,
+    MessageDeleted,
+    MessageNew,
+    MessageRead,
+    MessageUndeleted,
+    MessageUpdated,
+    ReactionChanged,
+    UserClientEvent,
+)
+from townhall.core.chat.models import Channel, Users
+from townhall.core.clock import iso, now
+from townhall.core.events import Event
+
+if TYPE_CHECKING:
+    from townhall.container import Container
+    from townhall.realtime.bus import Subscription
+
+log = logging.getLogger(__name__)
+
+SEND_QUEUE_SIZE = 1_000
+CLOSE_PERMANENT = 1000  # the client gives up: bad credentials, user deleted or deactivated
+CLOSE_GOING_AWAY = 1001  # server shutting down: the client reconnects (to another process)
+CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and re-queries its channels
+FLUSH_TIMEOUT = 2.0  # seconds a closing connection may take to send what it has queued
+
+Payload = dict[str, Any]
+
+# What watchers get, and what members who are not watching get instead, per member change.
+_MEMBER_EVENTS: dict[str, tuple[str, str | None]] = {
+    "added": ("member.added", "notification.added_to_channel"),
+    "removed": ("member.removed", "notification.removed_from_channel"),
+    "updated": ("member.updated", None),
+    "invited": ("member.added", "notification.invited"),
+    "invite_accepted": ("member.updated", "notification.invite_accepted"),
+    "invite_rejected": ("member.updated", "notification.invite_rejected"),
+}
+# Member changes whose notification goes to every connection of the member concerned, watching or
+# not: the JS client evicts a channel it was removed from on notification.removed_from_channel.
+_TO_SUBJECT = frozenset({"added", "removed", "invited"})
+
+
+class Transport(Protocol):
+    """What the hub needs of a socket (Starlette's WebSocket has it)."""
+
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+def health_check(connection_id: str, me: Payload | None = None) -> Payload:
+    frame: Payload = {"type": "health.check", "connection_id": connection_id, "cid": "*"}
+    if me is not None:
+        frame["me"] = me
+    frame["created_at"] = iso(now())
+    return frame
+
+
+def _channel_event(type_: str, c: Channel, at: datetime, /, **fields: Any) -> Payload:
+    return {"type": type_, "cid": c.cid, "channel_id": c.id, "channel_type": c.type, **fields, "created_at": iso(at)}
+
+
+def _dumps(payload: Payload) -> str:
+    return orjson.dumps(payload).decode()
+
+
+class Connection:
+    """One client socket: its user, the channels it watches, and its own send queue and task."""
+
+    def __init__(self, connection_id: str, user: User, transport: Transport, member_cids: Iterable[str],
+                 queue_size: int) -> None:
+        self.id = connection_id
+        self.user = user
+        # Channels the user is a member of (loaded at connect, kept up to date by member events):
+        # who hears about this user's presence.
+        self.member_cids = set(member_cids)
+        self.watching: set[str] = set()
+        self.closed = False  # nothing more is queued
+        self._transport = transport
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(queue_size)  # None: stop after the rest
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._pump(), name=f"chat-ws:{self.id}")
+
+    def offer(self, frame: str) -> bool:
+        """Queue ``frame`` without waiting; False when the client is too far behind."""
+        if self.closed:
+            return True
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def _pump(self) -> None:
+        while (frame := await self._queue.get()) is not None:
+            try:
+                await self._transport.send_text(frame)
+            except Exception as exc:  # the socket is gone; the gateway's receive loop ends too
+                log.debug("chat connection %s: send failed (%r)", self.id, exc)
+                self.closed = True
+                return
+
+    async def stop(self) -> None:
+        """Stop sending at once (what is queued is dropped)."""
+        self.closed = True
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def close(self, code: int, *, flush: float = 0.0) -> None:
+        """Close the socket with ``code``, first sending what is queued for up to ``flush`` seconds."""
+        self.closed = True
+        task = self._task
+        if flush > 0 and task is not None and not task.done():
+            try:
+                self._queue.put_nowait(None)
+                await asyncio.wait_for(asyncio.shield(task), flush)
+            except (asyncio.QueueFull, TimeoutError):
+                pass
+        await self.stop()
+        try:
+            await self._transport.close(code)
+        except Exception as exc:  # already closed
+            log.debug("chat connection %s: close failed (%r)", self.id, exc)
+
+
+class ChatHub:
+    """Per-process registry of the chat surface's WebSocket connections."""
+
+    def __init__(self, container: Container, *, queue_size: int = SEND_QUEUE_SIZE) -> None:
+        self._bus = container.bus
+        self._health_interval = container.settings.chat.ws_health_interval
+        self._queue_size = queue_size
+        self._conns: dict[str, Connection] = {}
+        self._by_user: dict[int, dict[str, Connection]] = {}
+        self._watchers: dict[str, dict[str, Connection]] = {}  # cid -> connections watching it
+        self._watching_users: dict[str, dict[int, int]] = {}  # cid -> user id -> its connections there
+        self._subs: list[Subscription] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        self._subs = [self._bus.subscribe("channel:*", self._on_event),
+                      self._bus.subscribe("user:*", self._on_event)]
+        self._spawn(self._heartbeat(), "chat-ws-heartbeat")
+
+    async def close(self) -> None:
+        for sub in self._subs:
+            sub.close()
+        self._subs = []
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(c.close(CLOSE_GOING_AWAY) for c in list(self._conns.values())))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- connections
+
+    def connect(self, connection_id: str, user: User, transport: Transport, member_cids: Iterable[str],
+                hello: Payload) -> Connection:
+        """Register a socket. ``hello`` (the first health.check) is queued before anything else."""
+        conn = Connection(connection_id, user, transport, member_cids, self._queue_size)
+        conn.offer(_dumps(hello))
+        first = user.id not in self._by_user
+        self._conns[connection_id] = conn
+        self._by_user.setdefault(user.id, {})[connection_id] = conn
+        conn.start()
+        if first:
+            self._presence_changed(user, conn.member_cids)
+        return conn
+
+    async def disconnect(self, connection_id: str) -> None:
+        """Unregister a socket (idempotent): it stops watching; its user may go offline."""
+        conn = self._conns.pop(connection_id, None)
+        if conn is None:
+            return
+        cids = conn.member_cids | conn.watching
+        for cid in list(conn.watching):
+            self._unwatch(conn, cid)
+        mine = self._by_user.get(conn.user.id, {})
+        mine.pop(connection_id, None)
+        if not mine:
+            self._by_user.pop(conn.user.id, None)
+            self._presence_changed(conn.user, cids)
+        await conn.stop()
+
+    def connection(self, connection_id: str) -> Connection | None:
+        return self._conns.get(connection_id)
+
+    def send(self, connection_id: str, payload: Payload) -> bool:
+        """Queue one event for one connection; False if it is not on this process."""
+        conn = self._conns.get(connection_id)
+        if conn is None:
+            return False
+        self._fan_out(payload, (conn,))
+        return True
+
+    def is_online(self, user_id: int) -> bool:
+        return user_id in self._by_user
+
+    # -- watching
+
+    def watch(self, connection_id: str, cid: str, user_id: int | None = None) -> bool:
+        """Deliver ``cid``'s events to the connection. False if it is not on this process (or is
+        not ``user_id``'s)."""
+        conn = self._conns.get(connection_id)
+        if conn is None or (user_id is not None and conn.user.id != user_id):
+            return False
+        if cid in conn.watching:
+            return True
+        conn.watching.add(cid)
+        self._watchers.setdefault(cid, {})[conn.id] = conn
+        users = self._watching_users.setdefault(cid, {})
+        users[conn.user.id] = users.get(conn.user.id, 0) + 1
+        if users[conn.user.id] == 1:
+            self._watching_changed("user.watching.start", conn.user, cid)
+        return True
+
+    def unwatch(self, connection_id: str, cid: str) -> None:
+        conn = self._conns.get(connection_id)
+        if conn is not None and cid in conn.watching:
+            self._unwatch(conn, cid)
+
+    def _unwatch(self, conn: Connection, cid: str, *, quiet: bool = False) -> None:
+        conn.watching.discard(cid)
+        watchers = self._watchers.get(cid, {})
+        watchers.pop(conn.id, None)
+        if not watchers:
+            self._watchers.pop(cid, None)
+        users = self._watching_users.get(cid, {})
+        left = users.get(conn.user.id, 1) - 1
+        if left > 0:
+            users[conn.user.id] = left
+            return
+        users.pop(conn.user.id, None)
+        if not users:
+            self._watching_users.pop(cid, None)
+        if not quiet:
+            self._watching_changed("user.watching.stop", conn.user, cid)
+
+    def watcher_ids(self, cid: str) -> list[int]:
+        """Distinct users watching ``cid`` on this process."""
+        return list(self._watching_users.get(cid, ()))
+
+    def watcher_users(self, cid: str) -> list[User]:
+        seen: dict[int, User] = {}
+        for conn in self._watchers.get(cid, {}).values():
+            seen.setdefault(conn.user.id, conn.user)
+        return list(seen.values())
+
+    def watcher_count(self, cid: str) -> int:
+        return len(self._watching_users.get(cid, ()))
+
+    def _watching_changed(self, type_: str, user: User, cid: str) -> None:
+        channel_type, _, channel_id = cid.partition(":")
+        self._fan_out({"type": type_, "cid": cid, "channel_id": channel_id, "channel_type": channel_type,
+                       "user": render.user(user, self.is_online), "watcher_count": self.watcher_count(cid),
+                       "created_at": iso(now())}, self._watching(cid))
+
+    # -- audiences
+
+    def _watching(self, cid: str) -> Iterable[Connection]:
+        return self._watchers.get(cid, {}).values()
+
+    def _of_users(self, user_ids: Iterable[int], *, unless_watching: str | None = None) -> Iterator[Connection]:
+        for user_id in user_ids:
+            for conn in self._by_user.get(user_id, {}).values():
+                if unless_watching is None or unless_watching not in conn.watching:
+                    yield conn
+
+    def _interested_in(self, user_id: int, cids: Iterable[str]) -> Iterator[Connection]:
+        """Connections watching one of ``cids`` (the user's channels), the user's own excluded."""
+        seen: set[str] = set()
+        for cid in cids:
+            for conn in self._watching(cid):
+                if conn.id not in seen and conn.user.id != user_id:
+                    seen.add(conn.id)
+                    yield conn
+
+    def _channels_of(self, user_id: int) -> set[str]:
+        cids: set[str] = set()
+        for conn in self._by_user.get(user_id, {}).values():
+            cids |= conn.member_cids | conn.watching
+        return cids
+
+    def _local_user(self, users: Users, user_id: int | None) -> User | None:
+        """A user from the event's snapshot, else as a local connection knows them."""
+        found = users.get(user_id)
+        if found is None and user_id is not None:
+            conn = next(iter(self._by_user.get(user_id, {}).values()), None)
+            found = conn.user if conn is not None else None
+        return found
+
+    # -- delivery
+
+    def _fan_out(self, payload: Payload, conns: Iterable[Connection]) -> None:
+        frame: str | None = None
+        for conn in conns:
+            if frame is None:
+                frame = _dumps(payload)
+            if not conn.offer(frame):
+                self._drop(conn)
+
+    def _drop(self, conn: Connection) -> None:
+        log.warning("chat connection %s of user %s is too slow (%d frames queued): closing it",
+                    conn.id, conn.user.chat_id, self._queue_size)
+        self._close(conn, CLOSE_TOO_SLOW)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self._health_interval)
+            for conn in list(self._conns.values()):
+                if not conn.offer(_dumps(health_check(conn.id))):
+                    self._drop(conn)
+
+    def _presence_changed(self, user: User, cids: Iterable[str]) -> None:
+        if user.invisible:
+            return
+        self._fan_out({"type": "user.presence.changed", "user": render.user(user, self.is_online),
+                       "created_at": iso(now())}, self._interested_in(user.id, cids))
+
+    # -- events from the bus
+
+    async def _on_event(self, event: Event) -> None:
+        if isinstance(event, ChannelEvent):
+            self._on_channel_event(event)
+        elif isinstance(event, ChannelClientEvent):
+            actor = render.user(self._local_user(event.users, event.actor_id), self.is_online)
+            self._fan_out({**event.payload, **_channel_event(event.event_type, event.channel, event.created_at,
+                                                             user=actor)},
+                          self._watching(event.channel.cid))
+        elif isinstance(event, UserClientEvent):
+            self._fan_out({**event.payload, "type": event.event_type, "created_at": iso(event.created_at)},
+                          self._of_users([event.user.id]))
+        elif isinstance(event, (UserUpdated, UserDeleted)):
+            self._on_user_event(event)
+
+    def _on_user_event(self, event: UserUpdated | UserDeleted) -> None:
+        user = event.user
+        own = list(self._of_users([user.id]))
+        for conn in own:
+            conn.user = user
+        payload: Payload = {"type": event.type, "user": render.user(user, self.is_online)}
+        if isinstance(event, UserDeleted):
+            payload["hard_delete"] = event.hard
+        payload["created_at"] = iso(event.created_at)
+        self._fan_out(payload, [*own, *self._interested_in(user.id, self._channels_of(user.id))])
+        if isinstance(event, UserDeleted) or not user.is_active:
+            for conn in own:
+                self._close(conn, CLOSE_PERMANENT, flush=FLUSH_TIMEOUT)
+
+    def _close(self, conn: Connection, code: int, *, flush: float = 0.0) -> None:
+        """Close a connection from the hub's side and forget it."""
+        if conn.closed:
+            return  # already closing, or its socket failed (its gateway is unregistering it)
+        conn.closed = True
+
+        async def close_and_forget() -> None:
+            await conn.close(code, flush=flush)
+            await self.disconnect(conn.id)
+
+        self._spawn(close_and_forget(), f"chat-ws-close:{conn.id}")
+
+    def _on_channel_event(self, ev: ChannelEvent) -> None:
+        cid = ev.channel.cid
+        if cid not in self._watchers and not any(u in self._by_user for u in ev.member_ids):
+            return  # nobody on this process cares
+        online = self.is_online
+        users = ev.users
+        actor = render.user(self._local_user(users, ev.actor_id), online)
+        match ev:
+            case MessageNew():
+                message = render.message(ev.view, users, online)
+                count = self.watcher_count(cid)
+                self._to_watchers(ev, "message.new", user=message["user"], message=message, watcher_count=count)
+                if ev.view.message.parent_id is None or ev.view.message.show_in_channel:
+                    self._to_members(ev, "notification.message_new", channel=self._channel(ev),
+                                     user=message["user"], message=message, watcher_count=count)
+            case MessageUpdated():
+                self._to_watchers(ev, "message.updated", user=actor, message=render.message(ev.view, users, online))
+            case MessageUndeleted():
+                self._to_watchers(ev, "message.undeleted", user=actor,
+                                  message=render.message(ev.view, users, online))
+            case MessageDeleted():
+                self._to_watchers(ev, "message.deleted", user=actor, message=render.message(ev.view, users, online),
+                                  hard_delete=ev.hard)
+            case ReactionChanged():
+                self._to_watchers(ev, f"reaction.{ev.kind}", user=actor,
+                                  message=render.message(ev.view, users, online),
+                                  reaction=render.reaction(ev.reaction, users, online))
+            case ChannelUpdated():
+                self._to_watchers(ev, "channel.updated", user=actor, channel=self._channel(ev))
+            case ChannelTruncated():
+                self._to_watchers(ev, "channel.truncated", user=actor, channel=self._channel(ev))
+                self._to_members(ev, "notification.channel_truncated", user=actor, channel=self._channel(ev))
+            case ChannelDeleted():
+                self._to_watchers(ev, "channel.deleted", user=actor, channel=self._channel(ev))
+                self._to_members(ev, "notification.channel_deleted", user=actor, channel=self._channel(ev))
+                self._forget_channel(cid)
+            case ChannelHidden():
+                self._to_members(ev, "channel.hidden", watching_too=True, user=actor, channel=self._channel(ev),
+                                 clear_history=ev.clear_history)
+            case ChannelVisible():
+                self._to_members(ev, "channel.visible", watching_too=True, user=actor, channel=self._channel(ev))
+            case MemberChanged():
+                self._on_member_changed(ev)
+            case MessageRead():
+                self._to_watchers(ev, "message.read", user=actor, last_read_message_id=ev.last_read_message_id)
+                self._to_members(ev, "notification.mark_read", user=actor, channel=self._channel(ev),
+                                 last_read_message_id=ev.last_read_message_id, unread_messages=0)
+            case MarkedUnread():
+                m = ev.member
+                self._to_members(ev, "notification.mark_unread", watching_too=True,
+                                 user=render.user(self._local_user(users, m.user_id), online),
+                                 unread_messages=m.unread_messages, last_read_at=iso(m.last_read),
+                                 last_read_message_id=m.last_read_message_id)
+
+    def _to_watchers(self, ev: ChannelEvent, type_: str, /, **fields: Any) -> None:
+        self._fan_out(_channel_event(type_, ev.channel, ev.created_at, **fields), self._watching(ev.channel.cid))
+
+    def _to_members(self, ev: ChannelEvent, type_: str, /, *, watching_too: bool = False, **fields: Any) -> None:
+        """To the connections of ``ev.member_ids``; by default only those not watching the channel."""
+        conns = self._of_users(ev.member_ids, unless_watching=None if watching_too else ev.channel.cid)
+        self._fan_out(_channel_event(type_, ev.channel, ev.created_at, **fields), conns)
+
+    def _channel(self, ev: ChannelEvent) -> Payload:
+        return render.channel(ev.channel, None, ev.users, self.is_online)
+
+    def _on_member_changed(self, ev: MemberChanged) -> None:
+        users = ev.users
+        subject = self._local_user(users, ev.member.user_id)
+        if subject is not None and subject.id not in users.by_id:
+            users = Users(by_id={**users.by_id, subject.id: subject})
+        member = render.member(ev.member, users, self.is_online)
+        user = render.user(subject, self.is_online)
+        watchers_type, notification_type = _MEMBER_EVENTS.get(ev.kind, ("member.updated", None))
+        self._to_watchers(ev, watchers_type, user=user, member=member)
+        if notification_type is not None:
+            self._to_members(ev, notification_type, watching_too=ev.kind in _TO_SUBJECT, user=user,
+                             member=member, channel=self._channel(ev))
+        cid = ev.channel.cid
+        for conn in list(self._of_users([ev.member.user_id])):
+            if ev.kind == "removed":
+                conn.member_cids.discard(cid)
+                if cid in conn.watching:
+                    self._unwatch(conn, cid)
+            elif ev.kind in ("added", "invited"):
+                conn.member_cids.add(cid)
+
+    def _forget_channel(self, cid: str) -> None:
+        for conn in list(self._watching(cid)):
+            self._unwatch(conn, cid, quiet=True)
+        for conn in self._conns.values():
+            conn.member_cids.discard(cid)

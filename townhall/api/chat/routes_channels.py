@@ -1,0 +1,441 @@
+"""Channels: get-or-create/query, query channels, update and its body-switched actions, members,
+hide/show, truncate, delete, read state, client events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from townhall.api.chat import render
+from townhall.api.chat.http import (
+    Caller,
+    acting_user,
+    container_of,
+    get_bool,
+    get_dict,
+    get_int,
+    get_list,
+    get_str,
+    json_body,
+    payload_param,
+    respond,
+)
+from townhall.core import filters, tasks
+from townhall.core.accounts import service as accounts
+from townhall.core.chat import channel_types as types
+from townhall.core.chat import channels, messages, reads
+from townhall.core.chat.channels import Page, StateOptions
+from townhall.core.chat.events import ChannelClientEvent
+from townhall.core.chat.models import ChannelState, Users
+from townhall.core.chat.permissions import Action, Actor, check
+from townhall.core.chat.views import load_users
+from townhall.core.errors import Forbidden, Invalid
+from townhall.core.events import channel_topic
+
+router = APIRouter(tags=["channels"])
+BODY_ACTIONS = ("add_members", "remove_members", "invites", "add_moderators", "demote_moderators",
+                "assign_roles", "accept_invite", "reject_invite")
+
+
+def _caller(request: Request) -> Caller:
+    return request.state.caller  # type: ignore[no-any-return]
+
+
+async def _actor(request: Request, data: dict[str, Any]) -> Actor:
+    caller = _caller(request)
+    if not caller.server:
+        return caller.actor
+    return Actor(user=await acting_user(container_of(request), caller, data), server=True)
+
+
+def _page(data: dict[str, Any], default_limit: int) -> Page:
+    return Page(
+        limit=get_int(data, "limit", default_limit, lo=0, hi=channels.MAX_MESSAGES_LIMIT),
+        offset=get_int(data, "offset", 0, lo=0, hi=10_000),
+        id_lt=get_str(data, "id_lt"), id_lte=get_str(data, "id_lte"),
+        id_gt=get_str(data, "id_gt"), id_gte=get_str(data, "id_gte"),
+    )
+
+
+def _state_options(data: dict[str, Any], default_messages: int = 25) -> StateOptions:
+    mems = get_dict(data, "members")
+    return StateOptions(
+        messages=_page(get_dict(data, "messages"), default_messages),
+        members_limit=get_int(mems, "limit", 100, lo=0, hi=300),
+        members_offset=get_int(mems, "offset", 0, lo=0, hi=10_000),
+    )
+
+
+def _render_state(request: Request, state: ChannelState) -> dict[str, Any]:
+    hub = request.app.state.hub
+    cid = state.channel.cid
+    watchers = [u for i in hub.watcher_ids(cid)[:100] if (u := state.users.get(i)) is not None]
+    return render.state(state, hub.is_online, watchers=watchers, watcher_count=hub.watcher_count(cid))
+
+
+async def _watch(request: Request, data: dict[str, Any], cid: str) -> None:
+    connection_id = request.query_params.get("connection_id")
+    if get_bool(data, "watch") and connection_id:
+        request.app.state.hub.watch(connection_id, cid)
+
+
+def _member_ids(data: dict[str, Any]) -> list[str]:
+    """``members`` is a list of user ids or of ``{user_id}`` objects."""
+    out = []
+    for item in get_list(data, "members"):
+        if isinstance(item, dict):
+            item = item.get("user_id") or (item.get("user") or {}).get("id")
+        if not isinstance(item, str):
+            raise Invalid("invalid_members", "members must list user ids")
+        out.append(item)
+    return out
+
+
+async def _get_or_create(request: Request, type_name: str, channel_id: str | None) -> Response:
+    data = await json_body(request)
+    container = container_of(request)
+    actor = await _actor(request, data)
+    channel_data = get_dict(data, "data")
+    member_ids = _member_ids(channel_data)
+    creator = None
+    created_by = channel_data.get("created_by")
+    creator_ref = channel_data.get("created_by_id") or (
+        created_by.get("id") if isinstance(created_by, dict) else None)
+    if actor.server and creator_ref is None and actor.user is not None:
+        creator = actor.user
+    async with container.uow() as uow:
+        if creator_ref is not None:
+            if not isinstance(creator_ref, str):
+                raise Invalid("invalid_field", "created_by_id must be a user id")
+            creator = await accounts.access_chat_user(uow.conn, creator_ref)
+            if not actor.server and actor.user is not None and creator.id != actor.user.id:
+                raise Forbidden("not_allowed", "created_by can only be set server-side")
+        channel, created = await channels.get_or_create(
+            uow, actor, type_name, channel_id, channel_data, member_chat_ids=member_ids, creator=creator)
+    async with container.read() as conn:
+        channel, ctype, member = await channels.access(conn, actor, channel.cid, Action.READ_CHANNEL)
+        state = await channels.state(conn, actor, channel, ctype, member, _state_options(data), created=created)
+    await _watch(request, data, channel.cid)
+    return respond(request, _render_state(request, state), 201 if created else 200)
+
+
+@router.post("/channels/{type_name}/query", name="get_or_create_distinct_channel")
+async def query_distinct_channel(request: Request, type_name: str) -> Response:
+    return await _get_or_create(request, type_name, None)
+
+
+@router.post("/channels/{type_name}/{channel_id}/query", name="get_or_create_channel")
+async def query_channel(request: Request, type_name: str, channel_id: str) -> Response:
+    return await _get_or_create(request, type_name, channel_id)
+
+
+@router.post("/channels", name="query_channels")
+async def query_channels(request: Request) -> Response:
+    data = await json_body(request)
+    actor = await _actor(request, data)
+    if actor.server and actor.user is None and (get_bool(data, "watch") or get_bool(data, "presence")):
+        raise Invalid("missing_user", "watch and presence need a user")
+    conditions = data.get("filter_conditions") or {}
+    sort = filters.parse_sort(data.get("sort"))
+    opts = _state_options(data, default_messages=get_int(data, "message_limit", 25, lo=0, hi=300))
+    opts.members_limit = get_int(data, "member_limit", opts.members_limit, lo=0, hi=300)
+    async with container_of(request).read() as conn:
+        found = await channels.query_channels(
+            conn, actor, conditions, sort, limit=get_int(data, "limit", 10, lo=0, hi=channels.MAX_QUERY_LIMIT),
+            offset=get_int(data, "offset", 0, lo=0, hi=10_000), options=opts)
+    out = []
+    for state in found:
+        await _watch(request, data, state.channel.cid)
+        out.append(_render_state(request, state))
+    return respond(request, {"channels": out})
+
+
+@router.post("/channels/{type_name}/{channel_id}", name="update_channel")
+async def update_channel(request: Request, type_name: str, channel_id: str) -> Response:
+    data = await json_body(request)
+    actor = await _actor(request, data)
+    cid = f"{type_name}:{channel_id}"
+    container = container_of(request)
+    async with container.uow() as uow:
+        channel, ctype, member = await channels.access(uow.conn, actor, cid, Action.READ_CHANNEL)
+        roles = {r["user_id"]: r["channel_role"] for r in get_list(data, "assign_roles")
+                 if isinstance(r, dict) and "user_id" in r and "channel_role" in r}
+        if "add_members" in data:
+            await channels.add_members(uow, actor, channel, member, _member_ids({"members": data["add_members"]}),
+                                       roles=roles)
+        if "invites" in data:
+            await channels.add_members(uow, actor, channel, member, _member_ids({"members": data["invites"]}),
+                                       invited=True)
+        if "remove_members" in data:
+            await channels.remove_members(uow, actor, channel, member,
+                                          _member_ids({"members": data["remove_members"]}))
+        if "add_moderators" in data:
+            await channels.set_member_roles(uow, actor, channel, member,
+                                            {u: "channel_moderator" for u in _member_ids({"members": data["add_moderators"]})})
+        if "demote_moderators" in data:
+            await channels.set_member_roles(uow, actor, channel, member,
+                                            {u: "channel_member" for u in _member_ids({"members": data["demote_moderators"]})})
+        if roles and "add_members" not in data:
+            await channels.set_member_roles(uow, actor, channel, member, roles)
+        if get_bool(data, "accept_invite") or get_bool(data, "reject_invite"):
+            if actor.user is None:
+                raise Invalid("missing_user", "accepting or rejecting an invite needs a user")
+            await channels.answer_invite(uow, actor, channel, accept=get_bool(data, "accept_invite"))
+        if "data" in data or not any(k in data for k in BODY_ACTIONS):
+            channel = await channels.update_channel(uow, actor, channel, member, get_dict(data, "data"))
+        msg = get_dict(data, "message")
+        if msg:
+            sender = actor.user
+            if sender is None:
+                raise Invalid("missing_user", "message.user_id is required for server-side requests")
+            await messages.send(uow, actor, sender, channel,
+                                messages.MessageInput(text=get_str(msg, "text", "") or ""))
+    return await _channel_response(request, actor, cid)
+
+
+async def _channel_response(request: Request, actor: Actor, cid: str, status: int = 201) -> Response:
+    async with container_of(request).read() as conn:
+        channel = await channels.get_channel(conn, cid)
+        ctype = await types.get_type(conn, channel.type)
+        mems = await channels.get_members(conn, channel.pk, limit=100)
+        users = await load_users(conn, Users(), [m.user_id for m in mems] + [channel.created_by_id or 0])
+    online = request.app.state.hub.is_online
+    return respond(request, {"channel": render.channel(channel, ctype, users, online),
+                             "members": [render.member(m, users, online) for m in mems]}, status)
+
+
+@router.patch("/channels/{type_name}/{channel_id}", name="update_channel_partial")
+async def update_channel_partial(request: Request, type_name: str, channel_id: str) -> Response:
+    data = await json_body(request)
+    actor = await _actor(request, data)
+    set_ = get_dict(data, "set")
+    unset = get_list(data, "unset")
+    if not all(isinstance(k, str) for k in unset):
+        raise Invalid("invalid_field", "unset must list field names")
+    async with container_of(request).uow() as uow:
+        channel, _, member = await channels.access(uow.conn, actor, f"{type_name}:{channel_id}",
+                                                   Action.READ_CHANNEL)
+        await channels.update_channel(uow, actor, channel, member, set_, partial_unset=unset)
+    return await _channel_response(request, actor, f"{type_name}:{channel_id}", 200)
+
+
+@router.delete("/channels/{type_name}/{channel_id}", name="delete_channel")
+async def delete_channel(request: Request, type_name: str, channel_id: str) -> Response:
+    actor = await _actor(request, {})
+    hard = request.query_params.get("hard_delete") == "true"
+    async with container_of(request).uow() as uow:
+        (gone,) = await channels.delete_channels(uow, actor, [f"{type_name}:{channel_id}"], hard=hard)
+        ctype = await types.get_type(uow.conn, gone.type)
+    return respond(request, {"channel": render.channel(gone, ctype, Users())})
+
+
+@router.post("/channels/delete", name="delete_channels")
+async def delete_channels(request: Request) -> Response:
+    data = await json_body(request)
+    actor = await _actor(request, data)
+    cids = get_list(data, "cids")
+    if not cids or len(cids) > 100 or not all(isinstance(c, str) for c in cids):
+        raise Invalid("invalid_cids", "cids must list 1 to 100 channel cids")
+    hard = get_bool(data, "hard_delete")
+    async with container_of(request).uow() as uow:
+        await channels.delete_channels(uow, actor, list(dict.fromkeys(cids)), hard=hard)
+        task_id = await tasks.record_completed(
+            uow, "delete_channels", {c: {"status": "ok"} for c in cids})
+    return respond(request, {"task_id": task_id}, 201)
+
+
+@router.post("/channels/{type_name}/{channel_id}/truncate", name="truncate_channel")
+async def truncate_channel(request: Request, type_name: str, channel_id: str) -> Response:
+    data = await json_body(request)
+    actor = await _actor(request, data)
+    container = container_of(request)
+    async with container.uow() as uow:
+        channel, ctype, member = await channels.access(uow.conn, actor, f"{type_name}:{channel_id}",
+                                                       Action.READ_CHANNEL)
+        channel = await channels.truncate(uow, actor, channel, member, hard=get_bool(data, "hard_delete"))
+        msg = get_dict(data, "message")
+        if msg and actor.user is not None:
+            await messages.send(uow, actor, actor.user, channel,
+                                messages.MessageInput(text=get_str(msg, "text", "") or "", type="system"
+                                                      if actor.server else "regular"))
+    return await _channel_response(request, actor, channel.cid)
+
+
+async def _member_action(request: Request, type_name: str, channel_id: str, action: str) -> Response:
+    data = await json_body(request)
+    actor = await _actor(request, data)
+    if actor.user is None:
+        raise Invalid("missing_user", "user_id is required for server-side requests")
+    async with container_of(request).uow() as uow:
+        channel, _, member = await channels.access(uow.conn, actor, f"{type_name}:{channel_id}",
+                                                   Action.READ_CHANNEL)
+        if action == "hide":
+            await channels.hide(uow, actor, channel, member, clear_history=get_bool(data, "clear_history"))
+        elif action == "show":
+            await channels.show(uow, actor, channel, member)
+        elif action == "read":
+            fresh = await reads.mark_read(uow, actor, channel, member, get_str(data, "message_id"))
+            users = await load_users(uow.conn, Users(), [fresh.user_id])
+            return respond(request, {"event": {"type": "message.read", "cid": channel.cid,
+                                               "channel_id": channel.id, "channel_type": channel.type,
+                                               "user": render.user(users.get(fresh.user_id)),
+                                               "last_read_message_id": fresh.last_read_message_id}}, 201)
+        elif action == "unread":
+            message_id = get_str(data, "message_id", required=True)
+            assert message_id is not None
+            await reads.mark_unread(uow, actor, channel, member, message_id)
+    return respond(request, {}, 201)
+
+
+@router.post("/channels/{type_name}/{channel_id}/hide", name="hide_channel")
+async def hide_channel(request: Request, type_name: str, channel_id: str) -> Response:
+    return await _member_action(request, type_name, channel_id, "hide")
+
+
+@router.post("/channels/{type_name}/{channel_id}/show", name="show_channel")
+async def show_channel(request: Request, type_name: str, channel_id: str) -> Response:
+    return await _member_action(request, type_name, channel_id, "show")
+
+
+@router.post("/channels/{type_name}/{channel_id}/read", name="mark_read")
+async def mark_read(request: Request, type_name: str, channel_id: str) -> Response:
+    return await _member_action(request, type_name, channel_id, "read")
+
+
+@router.post("/channels/{type_name}/{channel_id}/unread", name="mark_unread")
+async def mark_unread(request: Request, type_name: str, channel_id: str) -> Response:
+    return await _member_action(request, type_name, channel_id, "unread")
+
+
+@router.post("/channels/read", name="mark_all_read")
+async def mark_all_read(request: Request) -> Response:
+    data = await json_body(request)
+    actor = await _actor(request, data)
+    if actor.user is None:
+        raise Invalid("missing_user", "user is required for server-side requests")
+    async with container_of(request).uow() as uow:
+        await reads.mark_all_read(uow, actor.user.id)
+    return respond(request, {}, 201)
+
+
+@router.post("/channels/{type_name}/{channel_id}/stop-watching", name="stop_watching")
+async def stop_watching(request: Request, type_name: str, channel_id: str) -> Response:
+    connection_id = request.query_params.get("connection_id")
+    if connection_id:
+        request.app.state.hub.unwatch(connection_id, f"{type_name}:{channel_id}")
+    return respond(request, {}, 201)
+
+
+@router.post("/channels/{type_name}/{channel_id}/event", name="send_event")
+async def send_event(request: Request, type_name: str, channel_id: str) -> Response:
+    data = await json_body(request)
+    event = get_dict(data, "event")
+    kind = get_str(event, "type", required=True)
+    assert kind is not None
+    actor = await _actor(request, {**event, **data})
+    container = container_of(request)
+    async with container.read() as conn:
+        channel, ctype, member = await channels.access(conn, actor, f"{type_name}:{channel_id}",
+                                                       Action.READ_CHANNEL)
+    if kind in ("typing.start", "typing.stop"):
+        if not ctype.flag("typing_events"):
+            raise Invalid("typing_disabled", f'typing events are disabled for channel type "{ctype.name}"')
+        check(Action.SEND_TYPING, actor, channel.type, member, channel)
+    else:
+        if not ctype.flag("custom_events"):
+            raise Invalid("custom_events_disabled", f'custom events are disabled for channel type "{ctype.name}"')
+        if kind.split(".")[0] in ("message", "channel", "member", "user", "notification", "reaction", "health"):
+            raise Invalid("invalid_event_type", f'"{kind}" is reserved; custom events need their own type')
+        check(Action.SEND_EVENT, actor, channel.type, member, channel)
+    users = Users()
+    if actor.user is not None and actor.user.id > 0:
+        users.add(actor.user)
+    payload = {k: v for k, v in event.items() if k not in ("type", "user", "user_id")}
+    await container.bus.publish(ChannelClientEvent(
+        topic=channel_topic(channel.cid), channel=channel, users=users, actor_id=actor.user_id,
+        event_type=kind, payload=payload))
+    out = {**payload, "type": kind, "cid": channel.cid, "channel_id": channel.id,
+           "channel_type": channel.type, "user": render.user(actor.user) if actor.user else None}
+    return respond(request, {"event": out}, 201)
+
+
+@router.get("/members", name="query_members")
+async def query_members(request: Request) -> Response:
+    payload = payload_param(request)
+    actor = await _actor(request, payload)
+    type_name = get_str(payload, "type", required=True)
+    channel_id = get_str(payload, "id")
+    async with container_of(request).read() as conn:
+        if channel_id is None:
+            ids = _member_ids(payload)
+            if not ids:
+                raise Invalid("missing_id", "id or members is required")
+            channel_id = channels.distinct_id(ids)
+        channel, _, member = await channels.access(conn, actor, f"{type_name}:{channel_id}", Action.READ_CHANNEL)
+        found, users = await channels.query_members(
+            conn, actor, channel, payload.get("filter_conditions") or {}, filters.parse_sort(payload.get("sort")),
+            limit=get_int(payload, "limit", 100, lo=0, hi=300), offset=get_int(payload, "offset", 0, lo=0, hi=10_000))
+    online = request.app.state.hub.is_online
+    return respond(request, {"members": [render.member(m, users, online) for m in found]})
+
+
+@router.patch("/channels/{type_name}/{channel_id}/member/{user_id}", name="update_member_partial")
+async def update_member_partial(request: Request, type_name: str, channel_id: str, user_id: str) -> Response:
+    data = await json_body(request)
+    actor = await _actor(request, data)
+    unset = get_list(data, "unset")
+    if not all(isinstance(k, str) for k in unset):
+        raise Invalid("invalid_field", "unset must list field names")
+    async with container_of(request).uow() as uow:
+        channel, _, member = await channels.access(uow.conn, actor, f"{type_name}:{channel_id}",
+                                                   Action.READ_CHANNEL)
+        fresh = await channels.update_member_partial(uow, actor, channel, member, user_id,
+                                                     get_dict(data, "set"), unset)
+        users = await load_users(uow.conn, Users(), [fresh.user_id])
+    return respond(request, {"channel_member": render.member(fresh, users)})
+
+
+# --- unread counts ----------------------------------------------------------------------------
+
+def _unread_summary(rows: list[reads.ChannelUnread]) -> dict[str, Any]:
+    by_type: dict[str, dict[str, int]] = {}
+    for r in rows:
+        t = by_type.setdefault(r.type, {"channel_count": 0, "unread_count": 0})
+        t["unread_count"] += r.unread
+        t["channel_count"] += 1 if r.unread else 0
+    from townhall.core.clock import iso
+
+    return {
+        "total_unread_count": sum(r.unread for r in rows),
+        "channels": [{"channel_id": r.cid, "unread_count": r.unread, "last_read": iso(r.last_read)}
+                     for r in rows if r.unread],
+        "channel_type": [{"channel_type": k, **v} for k, v in by_type.items()],
+        "total_unread_threads_count": 0, "threads": [],
+    }
+
+
+@router.get("/unread", name="unread_counts")
+async def unread_counts(request: Request) -> Response:
+    actor = await _actor(request, {"user_id": request.query_params.get("user_id")})
+    if actor.user is None:
+        raise Invalid("missing_user", "user_id is required for server-side requests")
+    async with container_of(request).read() as conn:
+        rows = await reads.unread_by_channel(conn, [actor.user.id])
+    return respond(request, _unread_summary(rows[actor.user.id]))
+
+
+@router.post("/unread_batch", name="unread_counts_batch")
+async def unread_counts_batch(request: Request) -> Response:
+    caller = _caller(request)
+    if not caller.server:
+        raise Forbidden("server_side_only", "unread_batch is only allowed server-side")
+    data = await json_body(request)
+    ids = get_list(data, "user_ids")
+    if not ids or len(ids) > 100 or not all(isinstance(i, str) for i in ids):
+        raise Invalid("invalid_user_ids", "user_ids must list 1 to 100 user ids")
+    async with container_of(request).read() as conn:
+        found = await accounts.get_users_by_chat_id(conn, ids)
+        rows = await reads.unread_by_channel(conn, [u.id for u in found.values()])
+    return respond(request, {"counts_by_user": {c: _unread_summary(rows[u.id]) for c, u in found.items()}})

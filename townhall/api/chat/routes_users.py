@@ -1,0 +1,259 @@
+"""Users: upsert, partial update, query, guests, deactivate/reactivate/delete/restore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from townhall.api.chat import render
+from townhall.api.chat.http import (
+    Caller,
+    container_of,
+    get_bool,
+    get_dict,
+    get_int,
+    get_list,
+    get_str,
+    json_body,
+    payload_param,
+    respond,
+)
+from townhall.core import filters, tasks
+from townhall.core.accounts import service as accounts
+from townhall.core.accounts.service import UserFields
+from townhall.core.chat.events import UserClientEvent
+from townhall.core.clock import new_id
+from townhall.core.errors import Forbidden, Invalid
+from townhall.core.events import user_topic
+
+router = APIRouter(tags=["users"])
+MAX_UPSERT = 100
+
+
+def _caller(request: Request) -> Caller:
+    return request.state.caller  # type: ignore[no-any-return]
+
+
+def _require_server(caller: Caller, what: str) -> None:
+    if not caller.server:
+        raise Forbidden("server_side_only", f"{what} is only allowed with a server-side token")
+
+
+def _online(request: Request) -> render.Online:
+    return request.app.state.hub.is_online
+
+
+@router.post("/users", name="upsert_users")
+async def upsert_users(request: Request) -> Response:
+    caller = _caller(request)
+    data = await json_body(request)
+    given = get_dict(data, "users")
+    if not given:
+        raise Invalid("missing_users", "users is a required field (a map of id to user)")
+    if len(given) > MAX_UPSERT:
+        raise Invalid("too_many_users", f"at most {MAX_UPSERT} users can be upserted at once")
+    specs = []
+    for key, value in given.items():
+        if not isinstance(value, dict):
+            raise Invalid("invalid_user", f"users.{key} must be an object")
+        specs.append(UserFields.from_dict({**value, "id": value.get("id", key)}))
+    if not caller.server:
+        me = caller.user.chat_id if caller.user else None
+        if any(s.chat_id != me or s.role not in (None, caller.user.role if caller.user else None) for s in specs):
+            raise Forbidden("not_allowed", "users can only update themselves and cannot change their role")
+    container = container_of(request)
+    async with container.uow() as uow:
+        saved = await accounts.upsert_chat_users(uow, specs)
+    online = _online(request)
+    return respond(request, {"users": {u.chat_id: render.user(u, online) for u in saved}})
+
+
+@router.patch("/users", name="update_users_partial")
+async def update_users_partial(request: Request) -> Response:
+    caller = _caller(request)
+    data = await json_body(request)
+    updates = get_list(data, "users")
+    if not updates or len(updates) > MAX_UPSERT:
+        raise Invalid("invalid_users", f"users must list 1 to {MAX_UPSERT} partial updates")
+    container = container_of(request)
+    out = {}
+    async with container.uow() as uow:
+        for item in updates:
+            if not isinstance(item, dict):
+                raise Invalid("invalid_user", "each partial update must be an object")
+            chat_id = get_str(item, "id", required=True)
+            assert chat_id is not None
+            if not caller.server and (caller.user is None or caller.user.chat_id != chat_id):
+                raise Forbidden("not_allowed", "users can only update themselves")
+            set_ = get_dict(item, "set")
+            if not caller.server and "role" in set_:
+                raise Forbidden("not_allowed", "users cannot change their own role")
+            unset = get_list(item, "unset")
+            if not all(isinstance(k, str) for k in unset):
+                raise Invalid("invalid_field", "unset must list field names")
+            user = await accounts.access_chat_user(uow.conn, chat_id)
+            fresh = await accounts.partial_update_user(uow, user, set_, unset)
+            out[fresh.chat_id] = render.user(fresh, _online(request))
+    return respond(request, {"users": out})
+
+
+@router.get("/users", name="query_users")
+async def query_users(request: Request) -> Response:
+    payload = payload_param(request)
+    conditions = payload.get("filter_conditions", {})
+    sort = filters.parse_sort(payload.get("sort"))
+    limit = get_int(payload, "limit", 30, lo=0, hi=100)
+    offset = get_int(payload, "offset", 0, lo=0, hi=1000)
+    container = container_of(request)
+    async with container.read() as conn:
+        found = await accounts.query_users(
+            conn, conditions, sort, limit=limit, offset=offset,
+            include_deactivated=get_bool(payload, "include_deactivated_users"),
+        )
+    online = _online(request)
+    presence = get_bool(payload, "presence")
+    return respond(request, {"users": [render.user(u, online) for u in found], "presence": presence})
+
+
+@router.post("/guest", name="create_guest")
+async def create_guest(request: Request) -> Response:
+    data = await json_body(request)
+    given = get_dict(data, "user")
+    chat_id = given.get("id") or f"guest-{new_id()}"
+    spec = UserFields.from_dict({**given, "id": chat_id, "role": "guest"})
+    container = container_of(request)
+    async with container.read() as conn:
+        if await accounts.get_users_by_chat_id(conn, [spec.chat_id]):
+            raise Invalid("user_exists", f'user "{spec.chat_id}" already exists; guests need a new id')
+    async with container.uow() as uow:
+        (saved,) = await accounts.upsert_chat_users(uow, [spec])
+    import jwt
+
+    token = jwt.encode({"user_id": saved.chat_id}, container.credentials.chat_api_secret, algorithm="HS256")
+    return respond(request, {"user": render.user(saved), "access_token": token}, 201)
+
+
+async def _set_state(request: Request, chat_ids: list[str], *, deactivated: bool | None = None,
+                     deleted: bool | None = None) -> list[Any]:
+    caller = _caller(request)
+    _require_server(caller, "changing a user's state")
+    container = container_of(request)
+    async with container.uow() as uow:
+        found = await accounts.require_chat_users(uow.conn, chat_ids)
+        return await accounts.set_user_state(uow, [found[c].id for c in chat_ids],
+                                             deactivated=deactivated, deleted=deleted)
+
+
+@router.post("/users/{user_id}/deactivate", name="deactivate_user")
+async def deactivate_user(request: Request, user_id: str) -> Response:
+    (user,) = await _set_state(request, [user_id], deactivated=True)
+    return respond(request, {"user": render.user(user)})
+
+
+@router.post("/users/{user_id}/reactivate", name="reactivate_user")
+async def reactivate_user(request: Request, user_id: str) -> Response:
+    (user,) = await _set_state(request, [user_id], deactivated=False)
+    return respond(request, {"user": render.user(user)})
+
+
+def _user_ids(data: dict[str, Any]) -> list[str]:
+    ids = get_list(data, "user_ids")
+    if not ids or len(ids) > MAX_UPSERT or not all(isinstance(i, str) for i in ids):
+        raise Invalid("invalid_user_ids", f"user_ids must list 1 to {MAX_UPSERT} user ids")
+    return list(dict.fromkeys(ids))
+
+
+@router.post("/users/deactivate", name="deactivate_users")
+async def deactivate_users(request: Request) -> Response:
+    data = await json_body(request)
+    users = await _set_state(request, _user_ids(data), deactivated=True)
+    return await _task_response(request, "deactivate_users", {"users": [u.chat_id for u in users]})
+
+
+@router.post("/users/reactivate", name="reactivate_users")
+async def reactivate_users(request: Request) -> Response:
+    data = await json_body(request)
+    users = await _set_state(request, _user_ids(data), deactivated=False)
+    return await _task_response(request, "reactivate_users", {"users": [u.chat_id for u in users]})
+
+
+@router.post("/users/restore", name="restore_users")
+async def restore_users(request: Request) -> Response:
+    data = await json_body(request)
+    await _set_state(request, _user_ids(data), deleted=False)
+    return respond(request, {}, 201)
+
+
+async def _task_response(request: Request, kind: str, result: dict[str, Any]) -> Response:
+    container = container_of(request)
+    async with container.uow() as uow:
+        task_id = await tasks.record_completed(uow, kind, result)
+    return respond(request, {"task_id": task_id}, 201)
+
+
+@router.delete("/users/{user_id}", name="delete_user")
+async def delete_user(request: Request, user_id: str) -> Response:
+    q = request.query_params
+    hard = q.get("hard_delete") == "true"
+    caller = _caller(request)
+    _require_server(caller, "deleting a user")
+    container = container_of(request)
+    async with container.uow() as uow:
+        user = await accounts.access_chat_user(uow.conn, user_id)
+        if hard:
+            await accounts.hard_delete_users(uow, [user])
+            result = user.model_copy(update={"deleted_at": user.updated_at})
+        else:
+            (result,) = await accounts.set_user_state(uow, [user.id], deleted=True)
+    return respond(request, {"user": render.user(result)})
+
+
+@router.post("/users/delete", name="delete_users")
+async def delete_users(request: Request) -> Response:
+    data = await json_body(request)
+    caller = _caller(request)
+    _require_server(caller, "deleting users")
+    ids = _user_ids(data)
+    mode = get_str(data, "user", "soft")
+    if mode not in ("soft", "hard", "pruning"):
+        raise Invalid("invalid_field", "user must be soft, hard or pruning")
+    container = container_of(request)
+    async with container.uow() as uow:
+        found = await accounts.require_chat_users(uow.conn, ids)
+        if mode == "soft":
+            await accounts.set_user_state(uow, [found[c].id for c in ids], deleted=True)
+        else:
+            await accounts.hard_delete_users(uow, list(found.values()))
+        task_id = await tasks.record_completed(uow, "delete_users", {"users": ids, "mode": mode})
+    return respond(request, {"task_id": task_id}, 201)
+
+
+@router.get("/tasks/{task_id}", name="get_task")
+async def get_task(request: Request, task_id: str) -> Response:
+    _require_server(_caller(request), "reading a task")
+    async with container_of(request).read() as conn:
+        task = await tasks.get_task(conn, task_id)
+    from townhall.core.clock import iso
+
+    return respond(request, {"task_id": task["id"], "status": task["status"], "result": task["result"] or {},
+                             "created_at": iso(task["created_at"]), "updated_at": iso(task["updated_at"])})
+
+
+@router.post("/users/{user_id}/event", name="send_user_event")
+async def send_user_event(request: Request, user_id: str) -> Response:
+    _require_server(_caller(request), "sending a user event")
+    data = await json_body(request)
+    event = get_dict(data, "event")
+    kind = get_str(event, "type", required=True)
+    assert kind is not None
+    if "." in kind and kind.split(".")[0] in ("message", "channel", "member", "user", "notification",
+                                              "reaction", "typing", "health"):
+        raise Invalid("invalid_event_type", f'"{kind}" is reserved; custom events need their own type')
+    container = container_of(request)
+    async with container.read() as conn:
+        user = await accounts.access_chat_user(conn, user_id)
+    await container.bus.publish(UserClientEvent(topic=user_topic(user.id), user=user, event_type=kind,
+                                                payload={k: v for k, v in event.items() if k != "type"}))
+    return respond(request, {"event": {**event, "type": kind}}, 201)

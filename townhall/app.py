@@ -1,0 +1,106 @@
+"""The ASGI application: every surface mounted over one container (DESIGN.md).
+
+``create_app(settings)`` builds its own container and its lifespan starts and closes it;
+``create_app(container=...)`` uses the caller's container, which the caller starts and closes
+(tests share one). Either way the lifespan then runs the lifespan of every mounted surface app:
+that is where a surface puts its startup work (``FastAPI(lifespan=...)`` in its ``build_*_app``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount
+
+from townhall import __version__
+from townhall.api import chat
+from townhall.api.common.landing import landing_page
+from townhall.api.common.metrics_middleware import MetricsMiddleware
+from townhall.api.common.surfaces import SURFACES
+from townhall.config import Settings
+from townhall.container import Container
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 3.0  # seconds per dependency
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    if container is None:
+        container = Container.build(settings if settings is not None else Settings())
+        owns_container = True
+    else:
+        owns_container = False
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if owns_container:
+                await container.start()
+                stack.push_async_callback(container.close)
+            for mounted in _mounted_apps(app):
+                await stack.enter_async_context(mounted.router.lifespan_context(mounted))
+            yield
+
+    app = FastAPI(
+        title="townhall",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.container = container
+    app.add_middleware(MetricsMiddleware, surfaces=[s.segment for s in SURFACES])
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def landing() -> HTMLResponse:
+        return HTMLResponse(landing_page())
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        checks = {
+            "database": await _check(container.db.ping()),
+            "bus": await _check(container.bus.ready()),
+        }
+        healthy = all(result == "ok" for result in checks.values())
+        return JSONResponse(
+            {"status": "ok" if healthy else "error", **checks},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    chat.mount(app, container)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn (``townhall serve``): settings from the ``TOWNHALL_*`` environment."""
+    return create_app(Settings())
+
+
+def _mounted_apps(app: Starlette) -> list[Starlette]:
+    return [
+        route.app
+        for route in app.routes
+        if isinstance(route, Mount) and isinstance(route.app, Starlette)
+    ]
+
+
+async def _check(probe: Awaitable[object]) -> str:
+    try:
+        await asyncio.wait_for(probe, HEALTH_TIMEOUT)
+    except Exception as exc:  # any failure is the answer, not an error of /healthz
+        log.warning("health check failed: %r", exc)  # details stay in the log, not the response
+        return "error"
+    return "ok"

@@ -1,0 +1,199 @@
+"""The ``townhall`` command. Settings are built inside each command, from options and TOWNHALL_*."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import jwt
+from pydantic import ValidationError
+
+from townhall import __version__
+from townhall.api.common.surfaces import SURFACES
+from townhall.config import Settings
+from townhall.credentials import keys_path, load_or_create_credentials
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def data_dir_option(fn: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="TOWNHALL_DATA_DIR",
+        show_envvar=True,
+        help="Directory of the SQLite database and keys.json  [default: ./data]",
+    )(fn)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings from TOWNHALL_* with the options given on the command line on top."""
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        message = f"invalid settings (options or TOWNHALL_* variables):\n{exc}"
+        raise click.UsageError(message) from exc
+
+
+def user_token(api_secret: str, user_id: str, expires_in: int | None = None) -> str:
+    """A Stream Chat user token: HS256 JWT ``{"user_id": ...}``, with ``exp`` when asked."""
+    claims: dict[str, Any] = {"user_id": user_id}
+    if expires_in is not None:
+        claims["exp"] = int(time.time()) + expires_in
+    return jwt.encode(claims, api_secret, algorithm="HS256")
+
+
+def _migrate(settings: Settings) -> None:
+    from townhall.db.migrate import MigrationError, upgrade_sync
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        upgrade_sync(settings.resolved_database_url(), lambda line: click.echo(f"  {line}"))
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="townhall")
+def cli() -> None:
+    """townhall: one community server speaking five wire APIs (Stream Chat, Clubhouse,
+    Community Voice Chat, habitate, Clarity.fm).
+
+    Every option can also be set in the environment as TOWNHALL_<NAME> (e.g. TOWNHALL_DATA_DIR,
+    TOWNHALL_DATABASE_URL, TOWNHALL_REDIS_URL, TOWNHALL_LOG_FORMAT).
+    """
+
+
+@cli.command()
+@click.option(
+    "--host",
+    envvar="TOWNHALL_HOST",
+    show_envvar=True,
+    help="Interface to listen on  [default: 127.0.0.1]",
+)
+@click.option(
+    "--port", type=int, envvar="TOWNHALL_PORT", show_envvar=True, help="Port  [default: 8000]"
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    envvar="TOWNHALL_WORKERS",
+    show_envvar=True,
+    help="Worker processes  [default: 1]; more than one needs TOWNHALL_REDIS_URL for live events",
+)
+@data_dir_option
+def serve(host: str | None, port: int | None, workers: int | None, data_dir: Path | None) -> None:
+    """Migrate the database, then serve every surface over HTTP.
+
+    Uses SQLite in the data directory and an in-process event bus unless TOWNHALL_DATABASE_URL
+    (postgresql+asyncpg://...) and TOWNHALL_REDIS_URL (redis://...) say otherwise.
+    """
+    import uvicorn
+
+    from townhall.logging import configure_logging, logging_config
+
+    settings = make_settings(host=host, port=port, workers=workers, data_dir=data_dir)
+    settings.data_dir = settings.data_dir.resolve()
+    configure_logging(settings)
+    if settings.workers > 1 and not settings.redis_url:
+        raise click.UsageError(
+            "--workers > 1 needs TOWNHALL_REDIS_URL: live events must cross the worker processes"
+        )
+    click.echo("Migrating the database")
+    _migrate(settings)
+    # Before the workers start, so they all read the same keys.json instead of racing to write it.
+    load_or_create_credentials(settings)
+    _print_banner(settings)
+
+    # Worker processes build their own app from the environment: hand them these settings.
+    os.environ.update(
+        TOWNHALL_HOST=settings.host,
+        TOWNHALL_PORT=str(settings.port),
+        TOWNHALL_WORKERS=str(settings.workers),
+        TOWNHALL_DATA_DIR=str(settings.data_dir),
+    )
+    uvicorn.run(
+        "townhall.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=logging_config(settings),
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _print_banner(settings: Settings) -> None:
+    base = settings.base_url()
+    if not settings.public_url and settings.host in ("0.0.0.0", "::", ""):
+        base = f"http://127.0.0.1:{settings.port}"
+    click.echo(f"\ntownhall {__version__} on {base}")
+    rows = [
+        (s.name, f"{base}{s.path}", f"{s.speaks}; " + (f"docs {s.docs}" if s.live else "coming"))
+        for s in SURFACES
+    ]
+    rows.append(("health", f"{base}/healthz", f"metrics {base}/metrics"))
+    name_width = max(len(name) for name, _, _ in rows)
+    url_width = max(len(url) for _, url, _ in rows)
+    for name, url, note in rows:
+        click.echo(f"  {name:<{name_width}}  {url:<{url_width}}  ({note})")
+    click.echo(f"Credentials: `townhall keys` (stored in {keys_path(settings)})\n")
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@data_dir_option
+def db_upgrade(data_dir: Path | None) -> None:
+    """Upgrade the database to the newest schema (safe to run again; serve does it on start)."""
+    _migrate(make_settings(data_dir=data_dir))
+
+
+@cli.command()
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print one JSON object: {"chat": {"api_key": ..., "api_secret": ...}, ...}',
+)
+@data_dir_option
+def keys(as_json: bool, data_dir: Path | None) -> None:
+    """Print the credentials of every surface (created once per data directory)."""
+    settings = make_settings(data_dir=data_dir)
+    credentials = load_or_create_credentials(settings).as_dict()
+    if as_json:
+        click.echo(json.dumps(credentials, indent=2))
+        return
+    for surface, values in credentials.items():
+        for i, (name, value) in enumerate(values.items()):
+            click.echo(f"{surface if i == 0 else '':<8}{name:<12}{value}")
+    click.echo(f"\nStored in {keys_path(settings)}", err=True)
+
+
+@cli.command()
+@click.argument("user_id")
+@click.option(
+    "--exp",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Make the token expire SECONDS from now  [default: never]",
+)
+@data_dir_option
+def token(user_id: str, exp: int | None, data_dir: Path | None) -> None:
+    """Print a chat user token for USER_ID (what a Stream Chat client connects with)."""
+    credentials = load_or_create_credentials(make_settings(data_dir=data_dir))
+    click.echo(user_token(credentials.chat_api_secret, user_id, exp))
+
+
+def main() -> None:
+    cli(prog_name="townhall")

@@ -1,0 +1,55 @@
+"""App-wide settings the chat surface exposes at GET/PATCH /app, stored in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from townhall.core.chat.tables import app_settings
+from townhall.core.errors import Invalid
+from townhall.core.uow import UnitOfWork
+
+KEY = "app"
+DEFAULTS: dict[str, Any] = {
+    "name": "townhall",
+    "organization": "townhall",
+    "disable_auth_checks": False,
+    "disable_permissions_checks": False,
+    "enforce_unique_usernames": "no",
+    "permission_version": "v2",
+    "multi_tenant_enabled": False,
+    "webhook_url": "",
+    "webhook_events": [],
+    "image_moderation_enabled": False,
+    "custom_action_handler_url": "",
+    "user_search_disallowed_roles": [],
+    "reminders_interval": 0,
+}
+# Settings this server accepts but does not act on yet (see the README's compatibility notes).
+_TYPES = {k: type(v) for k, v in DEFAULTS.items()}
+
+
+async def get(conn: AsyncConnection) -> dict[str, Any]:
+    row = (await conn.execute(select(app_settings.c.value).where(app_settings.c.key == KEY))).scalar()
+    return {**DEFAULTS, **(row or {})}
+
+
+async def change(uow: UnitOfWork, changes: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in changes.items():
+        if key not in _TYPES:
+            raise Invalid("invalid_setting", f"unknown app setting {key}")
+        if not isinstance(value, _TYPES[key]):
+            raise Invalid("invalid_setting", f"app setting {key} must be of type {_TYPES[key].__name__}")
+    if key_values := dict(changes):
+        if key_values.get("enforce_unique_usernames") not in (None, "no", "app", "team"):
+            raise Invalid("invalid_setting", "enforce_unique_usernames must be no, app or team")
+    stored = (await uow.conn.execute(select(app_settings.c.value).where(app_settings.c.key == KEY))).scalar()
+    merged = {**(stored or {}), **changes}
+    if stored is None:
+        await uow.conn.execute(insert(app_settings).values(key=KEY, value=merged))
+    else:
+        await uow.conn.execute(update(app_settings).where(app_settings.c.key == KEY).values(value=merged))
+    return {**DEFAULTS, **merged}

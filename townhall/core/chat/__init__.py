@@ -1,0 +1,1 @@
+"""The chat domain: channel types, channels, members, messages, threads, reactions, read state."""

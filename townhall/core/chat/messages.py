@@ -1,0 +1,433 @@
+"""Messages: send (idempotent by id), read, update, delete/undelete, threads, pins."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from townhall.core.accounts.models import User
+from townhall.core.accounts.service import require_chat_users
+from townhall.core.chat import channel_types as types
+from townhall.core.chat.channels import Page, visible_since
+from townhall.core.chat.events import MessageDeleted, MessageNew, MessageUndeleted, MessageUpdated
+from townhall.core.chat.models import Channel, ChannelType, Member, Message, MessageView, Users
+from townhall.core.chat.permissions import Action, Actor, allowed, check
+from townhall.core.chat.store import (
+    find_message,
+    get_channel,
+    get_channel_by_pk,
+    get_member,
+    get_message,
+    member_ids,
+    message_from_row,
+    message_select,
+)
+from townhall.core.chat.tables import channels, members, messages
+from townhall.core.chat.views import load_users, message_views, referenced_user_ids
+from townhall.core.clock import new_id, now
+from townhall.core.errors import Conflict, Forbidden, Invalid, NotFound
+from townhall.core.events import channel_topic
+from townhall.core.uow import UnitOfWork
+from townhall.db.sql import insert_ignoring_conflicts
+
+MESSAGE_ID_RE = re.compile(r"^[^\s,%*]{1,255}$")
+MESSAGE_RESERVED = frozenset(
+    {"id", "text", "html", "type", "cid", "user", "user_id", "attachments", "latest_reactions",
+     "own_reactions", "reaction_counts", "reaction_scores", "reaction_groups", "reply_count",
+     "parent_id", "show_in_channel", "mentioned_users", "quoted_message_id", "quoted_message",
+     "pinned", "pinned_at", "pinned_by", "pin_expires", "silent", "shadowed", "created_at",
+     "updated_at", "deleted_at", "thread_participants", "channel", "i18n", "command", "args",
+     "deleted_reply_count", "message_text_updated_at", "poll_id", "restricted_visibility",
+     "pinned_by_id", "skip_push", "skip_enrich_url", "deleted_for_me", "member", "status"}
+)
+SENDABLE_TYPES = ("regular", "system")
+MAX_ATTACHMENTS = 30
+MAX_CUSTOM_BYTES = 5 * 1024
+
+
+@dataclass(slots=True)
+class MessageInput:
+    """A message as a surface describes it."""
+
+    id: str | None = None
+    text: str = ""
+    type: str = "regular"
+    parent_id: str | None = None
+    show_in_channel: bool = False
+    quoted_message_id: str | None = None
+    attachments: list[Any] = field(default_factory=list)
+    mentioned_chat_ids: list[str] = field(default_factory=list)
+    custom: dict[str, Any] = field(default_factory=dict)
+    pinned: bool = False
+    pin_expires: datetime | None = None
+    silent: bool = False
+    html: str = ""
+
+
+def _validate(msg: MessageInput, ctype: ChannelType, actor: Actor) -> None:
+    if msg.id is not None and (not isinstance(msg.id, str) or not MESSAGE_ID_RE.match(msg.id)):
+        raise Invalid("invalid_message_id", "message.id must be 1-255 characters without spaces, ',', '%' or '*'")
+    if not isinstance(msg.text, str):
+        raise Invalid("invalid_field", "message.text must be a string", field="text")
+    if len(msg.text) > ctype.max_message_length:
+        raise Invalid("message_too_long",
+                      f"message.text is longer than the {ctype.max_message_length} characters allowed")
+    if not msg.text.strip() and not msg.attachments and msg.type != "system":
+        raise Invalid("empty_message", "message.text or message.attachments is required")
+    if msg.type not in SENDABLE_TYPES:
+        raise Invalid("invalid_message_type", f'message type "{msg.type}" cannot be sent')
+    if msg.type == "system" and not actor.server:
+        raise Forbidden("not_allowed", "only server-side calls may send system messages")
+    if not isinstance(msg.attachments, list) or len(msg.attachments) > MAX_ATTACHMENTS:
+        raise Invalid("invalid_attachments", f"attachments must be a list of at most {MAX_ATTACHMENTS}")
+    if not all(isinstance(a, dict) for a in msg.attachments):
+        raise Invalid("invalid_attachments", "each attachment must be an object")
+    if msg.parent_id and not ctype.flag("replies"):
+        raise Invalid("replies_disabled", f'replies are disabled for channel type "{ctype.name}"')
+    if msg.quoted_message_id and not ctype.flag("quotes"):
+        raise Invalid("quotes_disabled", f'quotes are disabled for channel type "{ctype.name}"')
+
+
+@dataclass(slots=True)
+class SendPlan:
+    """A checked send: everything ``do_send`` needs, read before the write transaction."""
+
+    actor: Actor
+    sender: User
+    channel: Channel
+    ctype: ChannelType
+    msg: MessageInput
+    member_ids: list[int]
+    users: Users
+    parent: Message | None = None
+    quoted: Message | None = None
+    mentioned_ids: list[int] = field(default_factory=list)
+    existing: Message | None = None
+
+
+async def check_send(
+    conn: AsyncConnection, actor: Actor, sender: User, cid: str, msg: MessageInput
+) -> SendPlan:
+    """Check that ``sender`` may send ``msg`` to channel ``cid`` and gather what the write needs.
+
+    Runs on a read snapshot so the write transaction stays short; ``do_send`` copes with what
+    may change in between (a concurrent retry of the same message id).
+    """
+    channel = await get_channel(conn, cid)
+    ctype = await types.get_type(conn, channel.type)
+    member = await get_member(conn, channel.pk, actor.user_id)
+    check(Action.SEND_MESSAGE, actor, channel.type, member, channel)
+    if channel.frozen and not actor.server:
+        raise Forbidden("channel_frozen", f"channel {channel.cid} is frozen")
+    _validate(msg, ctype, actor)
+    users = Users()
+    users.add(sender)
+    plan = SendPlan(actor=actor, sender=sender, channel=channel, ctype=ctype, msg=msg,
+                    member_ids=await member_ids(conn, channel.pk), users=users)
+    if msg.id is not None:
+        plan.existing = await find_message(conn, msg.id)
+        if plan.existing is not None:
+            _check_retry(plan.existing, plan)
+            return plan
+    if msg.parent_id:
+        parent = await get_message(conn, msg.parent_id)
+        if parent.channel_pk != channel.pk:
+            raise Invalid("invalid_parent", "the parent message belongs to another channel")
+        if parent.parent_id is not None:
+            raise Invalid("invalid_parent", "replies to replies are not supported; reply to the thread parent")
+        plan.parent = parent
+    if msg.quoted_message_id:
+        quoted = await find_message(conn, msg.quoted_message_id)
+        if quoted is None or quoted.channel_pk != channel.pk:
+            raise Invalid("invalid_quote", f"quoted message {msg.quoted_message_id} does not exist in this channel")
+        plan.quoted = quoted
+        await load_users(conn, users, referenced_user_ids(quoted))
+    if msg.mentioned_chat_ids:
+        mentioned = await require_chat_users(conn, msg.mentioned_chat_ids)
+        users.add(*mentioned.values())
+        plan.mentioned_ids = [u.id for u in mentioned.values()]
+    return plan
+
+
+def _check_retry(existing: Message, plan: SendPlan) -> None:
+    if existing.channel_pk != plan.channel.pk or existing.user_id != plan.sender.id:
+        raise Conflict("duplicate_message_id", f"a message with id {existing.id} already exists")
+
+
+async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, bool]:
+    """Store a checked message. A retried send whose id is already stored returns that message.
+
+    Returns the view, the users it references, and whether it was newly created. The unread
+    counts of the other members change in this same transaction.
+    """
+    conn = uow.conn
+    if plan.existing is not None:
+        views, users = await message_views(conn, [plan.existing], plan.sender.id)
+        return views[0], users, False
+    msg, channel, sender, parent = plan.msg, plan.channel, plan.sender, plan.parent
+    stamp = now()
+    values: dict[str, Any] = dict(
+        id=msg.id or new_id(), channel_pk=channel.pk, user_id=sender.id,
+        type="reply" if parent is not None and msg.type == "regular" else msg.type, text=msg.text,
+        html=msg.html, parent_id=msg.parent_id, show_in_channel=bool(parent and msg.show_in_channel),
+        quoted_message_id=msg.quoted_message_id, attachments=msg.attachments,
+        mentioned_user_ids=plan.mentioned_ids, custom=msg.custom, reaction_counts={},
+        reaction_scores={}, reply_count=0, thread_participant_ids=[], last_reply_at=None,
+        pinned=msg.pinned, pinned_at=stamp if msg.pinned else None,
+        pinned_by_id=sender.id if msg.pinned else None, pin_expires=msg.pin_expires,
+        silent=msg.silent, created_at=stamp, updated_at=stamp, deleted_at=None,
+    )
+    pk = (await conn.execute(
+        insert_ignoring_conflicts(conn, messages).values(**values).returning(messages.c.pk)
+    )).scalar()
+    if pk is None:  # the same id was stored since check_send: a concurrent retry
+        existing = await get_message(conn, values["id"])
+        _check_retry(existing, plan)
+        views, users = await message_views(conn, [existing], sender.id)
+        return views[0], users, False
+    if parent is not None:
+        participants = list(dict.fromkeys([*parent.thread_participant_ids,
+                                           *([parent.user_id] if parent.user_id else []), sender.id]))
+        await conn.execute(
+            update(messages).where(messages.c.pk == parent.pk).values(
+                reply_count=messages.c.reply_count + 1, last_reply_at=stamp,
+                thread_participant_ids=participants,
+            )
+        )
+    await conn.execute(update(channels).where(channels.c.pk == channel.pk).values(last_message_at=stamp))
+    await _update_read_state(conn, plan, values["id"], values["type"], stamp)
+    stored = Message(pk=pk, cid=channel.cid, **values)
+    view = MessageView(message=stored, quoted=plan.quoted)
+    fresh = channel.model_copy(update={"last_message_at": stamp})
+    uow.emit(MessageNew(topic=channel_topic(channel.cid), channel=fresh, view=view, users=plan.users,
+                        actor_id=sender.id, member_ids=plan.member_ids))
+    return view, plan.users, True
+
+
+async def _update_read_state(conn: AsyncConnection, plan: SendPlan, message_id: str, msg_type: str,
+                             stamp: datetime) -> None:
+    """One statement: the sender has read the channel; every other member has one more unread
+    message (unless it is silent, a system message or a thread-only reply); hidden channels
+    show again when a new top-level message arrives."""
+    msg, sender = plan.msg, plan.sender
+    top_level = plan.parent is None or msg.show_in_channel
+    counts = top_level and not msg.silent and msg_type != "system" and plan.ctype.flag("read_events")
+    is_sender = members.c.user_id == sender.id
+    where = [members.c.channel_pk == plan.channel.pk]
+    values: dict[str, Any] = {
+        "last_read": case((is_sender, stamp), else_=members.c.last_read),
+        "last_read_message_id": case((is_sender, message_id), else_=members.c.last_read_message_id),
+        "unread_messages": case((is_sender, 0),
+                                else_=members.c.unread_messages + 1 if counts else members.c.unread_messages),
+    }
+    if plan.parent is None:
+        values["hidden"] = False
+    elif not counts:
+        where.append(is_sender)
+    await conn.execute(update(members).where(*where).values(**values))
+
+
+async def send(
+    uow: UnitOfWork, actor: Actor, sender: User, channel: Channel, msg: MessageInput
+) -> tuple[MessageView, Users, bool]:
+    """check_send + do_send inside an existing write transaction (system messages of actions)."""
+    return await do_send(uow, await check_send(uow.conn, actor, sender, channel.cid, msg))
+
+
+async def access_message(
+    conn: AsyncConnection, actor: Actor, message_id: str, action: Action
+) -> tuple[Message, Channel, ChannelType, Member | None]:
+    message = await get_message(conn, message_id)
+    channel = await get_channel_by_pk(conn, message.channel_pk)
+    if channel.deleted_at is not None:
+        raise NotFound("message_not_found", f"Message with id {message_id} doesn't exist")
+    ctype = await types.get_type(conn, channel.type)
+    member = await get_member(conn, channel.pk, actor.user_id)
+    check(action, actor, channel.type, member, channel)
+    return message, channel, ctype, member
+
+
+def _check_own(actor: Actor, message: Message, channel: Channel, member: Member | None,
+               own: Action, any_: Action) -> None:
+    if actor.user_id is not None and message.user_id == actor.user_id:
+        check(own, actor, channel.type, member, channel)
+    else:
+        check(any_, actor, channel.type, member, channel)
+
+
+async def get_views(
+    conn: AsyncConnection, actor: Actor, ids: Sequence[str], channel: Channel | None = None
+) -> tuple[list[MessageView], Users]:
+    msgs = []
+    for message_id in ids:
+        message, msg_channel, _, _ = await access_message(conn, actor, message_id, Action.READ_CHANNEL)
+        if channel is not None and msg_channel.pk != channel.pk:
+            continue
+        msgs.append(message)
+    return await message_views(conn, msgs, actor.user_id)
+
+
+async def edit(
+    uow: UnitOfWork, actor: Actor, message_id: str, changes: Mapping[str, Any], *,
+    unset: Sequence[str] = (), replace: bool = False, acting_user: User | None = None,
+) -> tuple[MessageView, Users]:
+    """Full update (``replace``: custom data replaced) or partial set/unset of a message."""
+    conn = uow.conn
+    message, channel, ctype, member = await access_message(conn, actor, message_id, Action.READ_CHANNEL)
+    if message.deleted_at is not None:
+        raise Invalid("message_deleted", "a deleted message cannot be updated")
+    if set(changes) - {"pinned", "pin_expires"} or unset:
+        _check_own(actor, message, channel, member, Action.UPDATE_OWN_MESSAGE, Action.UPDATE_ANY_MESSAGE)
+    if "pinned" in changes or "pinned" in unset:
+        check(Action.PIN_MESSAGE, actor, channel.type, member, channel)
+    values: dict[str, Any] = {}
+    custom = {} if replace else dict(message.custom)
+    for key, value in changes.items():
+        if key == "text":
+            if not isinstance(value, str):
+                raise Invalid("invalid_field", "message.text must be a string", field="text")
+            if len(value) > ctype.max_message_length:
+                raise Invalid("message_too_long",
+                              f"message.text is longer than the {ctype.max_message_length} characters allowed")
+            values["text"] = value
+        elif key == "attachments":
+            if not isinstance(value, list) or not all(isinstance(a, dict) for a in value):
+                raise Invalid("invalid_attachments", "attachments must be a list of objects")
+            values["attachments"] = value
+        elif key == "pinned":
+            if not isinstance(value, bool):
+                raise Invalid("invalid_field", "pinned must be a boolean")
+            values.update(pinned=value, pinned_at=now() if value else None,
+                          pinned_by_id=(acting_user.id if acting_user else actor.user_id) if value else None)
+            if not value:
+                values["pin_expires"] = None
+        elif key == "pin_expires":
+            values["pin_expires"] = value
+        elif key == "mentioned_chat_ids":
+            found = await require_chat_users(conn, value)
+            values["mentioned_user_ids"] = [u.id for u in found.values()]
+        elif key == "silent":
+            values["silent"] = bool(value)
+        elif key == "html":
+            values["html"] = value
+        elif key in MESSAGE_RESERVED:
+            continue
+        else:
+            custom[key] = value
+    for key in unset:
+        if key == "pinned":
+            values.update(pinned=False, pinned_at=None, pinned_by_id=None, pin_expires=None)
+        elif key in ("text", "attachments"):
+            values[key] = "" if key == "text" else []
+        else:
+            custom.pop(key, None)
+    values["custom"] = custom
+    values["updated_at"] = now()
+    await conn.execute(update_stmt(message.pk, values))
+    stored = await get_message(conn, message.id)
+    views, users = await message_views(conn, [stored], actor.user_id)
+    uow.emit(MessageUpdated(topic=channel_topic(channel.cid), channel=channel, view=views[0], users=users,
+                            actor_id=actor.user_id, member_ids=await member_ids(conn, channel.pk)))
+    return views[0], users
+
+
+def update_stmt(pk: int, values: Mapping[str, Any]) -> Any:
+    return update(messages).where(messages.c.pk == pk).values(**values)
+
+
+async def delete_message(
+    uow: UnitOfWork, actor: Actor, message_id: str, *, hard: bool
+) -> tuple[MessageView, Users]:
+    conn = uow.conn
+    message, channel, ctype, member = await access_message(conn, actor, message_id, Action.READ_CHANNEL)
+    _check_own(actor, message, channel, member, Action.DELETE_OWN_MESSAGE, Action.DELETE_ANY_MESSAGE)
+    stamp = now()
+    if hard:
+        await conn.execute(delete(messages).where(messages.c.pk == message.pk))
+        gone = message.model_copy(update={"type": "deleted", "deleted_at": stamp})
+    else:
+        if message.deleted_at is None:
+            await conn.execute(update_stmt(message.pk, {"type": "deleted", "deleted_at": stamp,
+                                                        "updated_at": stamp}))
+        gone = await get_message(conn, message.id)
+    if message.parent_id and message.deleted_at is None:
+        await conn.execute(
+            update(messages).where(messages.c.id == message.parent_id)
+            .values(reply_count=case((messages.c.reply_count > 0, messages.c.reply_count - 1), else_=0))
+        )
+    views, users = await message_views(conn, [gone], actor.user_id)
+    uow.emit(MessageDeleted(topic=channel_topic(channel.cid), channel=channel, view=views[0], users=users,
+                            hard=hard, actor_id=actor.user_id, member_ids=await member_ids(conn, channel.pk)))
+    return views[0], users
+
+
+async def undelete(uow: UnitOfWork, actor: Actor, message_id: str) -> tuple[MessageView, Users]:
+    conn = uow.conn
+    message, channel, _, member = await access_message(conn, actor, message_id, Action.READ_CHANNEL)
+    check(Action.DELETE_ANY_MESSAGE, actor, channel.type, member, channel)
+    if message.deleted_at is None:
+        raise Invalid("message_not_deleted", f"message {message_id} is not deleted")
+    restored_type = "reply" if message.parent_id else "regular"
+    await conn.execute(update_stmt(message.pk, {"type": restored_type, "deleted_at": None, "updated_at": now()}))
+    if message.parent_id:
+        await conn.execute(update(messages).where(messages.c.id == message.parent_id)
+                           .values(reply_count=messages.c.reply_count + 1))
+    stored = await get_message(conn, message.id)
+    views, users = await message_views(conn, [stored], actor.user_id)
+    uow.emit(MessageUndeleted(topic=channel_topic(channel.cid), channel=channel, view=views[0], users=users,
+                              actor_id=actor.user_id, member_ids=await member_ids(conn, channel.pk)))
+    return views[0], users
+
+
+async def replies(
+    conn: AsyncConnection, actor: Actor, parent_id: str, page: Page, *, ascending: bool = True,
+    users: Users | None = None,
+) -> tuple[list[MessageView], Users]:
+    parent, channel, _, member = await access_message(conn, actor, parent_id, Action.READ_CHANNEL)
+    limit = max(0, min(page.limit, 300))
+    stmt = message_select().where(messages.c.parent_id == parent.id)
+    since = visible_since(channel, member)
+    if since is not None:
+        stmt = stmt.where(messages.c.created_at > since)
+    for bound, op in ((page.id_lt, "lt"), (page.id_lte, "lte"), (page.id_gt, "gt"), (page.id_gte, "gte")):
+        if bound is None:
+            continue
+        pivot = await get_message(conn, bound)
+        col = messages.c.created_at
+        stmt = stmt.where({"lt": col < pivot.created_at, "lte": col <= pivot.created_at,
+                           "gt": col > pivot.created_at, "gte": col >= pivot.created_at}[op])
+    newest_first = page.id_lt is not None or page.id_lte is not None or not ascending
+    order = (messages.c.created_at.desc(), messages.c.pk.desc()) if newest_first else (
+        messages.c.created_at, messages.c.pk)
+    rows = await conn.execute(stmt.order_by(*order).limit(limit).offset(page.offset))
+    found = [message_from_row(r) for r in rows]
+    if newest_first and ascending:
+        found.reverse()
+    return await message_views(conn, found, actor.user_id, users)
+
+
+async def thread_parents(
+    conn: AsyncConnection, actor: Actor, *, limit: int, offset: int
+) -> list[Message]:
+    """Threads the caller takes part in, most recently active first."""
+    stmt = message_select().where(messages.c.reply_count > 0, messages.c.deleted_at.is_(None))
+    if actor.user_id is not None:
+        mine = select(members.c.channel_pk).where(members.c.user_id == actor.user_id)
+        replied = select(messages.c.parent_id).where(messages.c.user_id == actor.user_id,
+                                                     messages.c.parent_id.is_not(None))
+        stmt = stmt.where(messages.c.channel_pk.in_(mine),
+                          or_(messages.c.user_id == actor.user_id, messages.c.id.in_(replied)))
+    rows = await conn.execute(stmt.order_by(messages.c.last_reply_at.desc(), messages.c.pk.desc())
+                              .limit(limit).offset(offset))
+    return [message_from_row(r) for r in rows]
+
+
+async def can_read(conn: AsyncConnection, actor: Actor, channel: Channel) -> bool:
+    member = await get_member(conn, channel.pk, actor.user_id)
+    return allowed(Action.READ_CHANNEL, actor, channel.type, member, channel)

@@ -1,0 +1,134 @@
+"""Row <-> model conversion and the small loaders every chat module shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from townhall.core.chat.models import Channel, Member, Message, Reaction
+from townhall.core.chat.tables import channels, members, messages
+from townhall.core.clock import now
+from townhall.core.errors import NotFound
+
+_message_select = select(messages, channels.c.cid).join(channels, channels.c.pk == messages.c.channel_pk)
+
+
+def channel_from_row(row: Any) -> Channel:
+    m = row._mapping
+    return Channel(
+        pk=m["pk"], type=m["type"], id=m["id"], cid=m["cid"], created_by_id=m["created_by_id"],
+        custom=m["custom"] or {}, frozen=m["frozen"], disabled=m["disabled"],
+        member_count=m["member_count"], last_message_at=m["last_message_at"],
+        truncated_at=m["truncated_at"], created_at=m["created_at"], updated_at=m["updated_at"],
+        deleted_at=m["deleted_at"],
+    )
+
+
+def member_from_row(row: Any) -> Member:
+    m = row._mapping
+    return Member(**{c.name: m[c.name] for c in members.columns if c.name != "custom"}, custom=m["custom"] or {})
+
+
+def message_from_row(row: Any) -> Message:
+    m = row._mapping
+    message = Message(
+        **{c.name: m[c.name] for c in messages.columns
+           if c.name not in ("attachments", "mentioned_user_ids", "custom", "reaction_counts",
+                             "reaction_scores", "thread_participant_ids")},
+        cid=m["cid"],
+        attachments=m["attachments"] or [],
+        mentioned_user_ids=m["mentioned_user_ids"] or [],
+        custom=m["custom"] or {},
+        reaction_counts=m["reaction_counts"] or {},
+        reaction_scores=m["reaction_scores"] or {},
+        thread_participant_ids=m["thread_participant_ids"] or [],
+    )
+    if message.pinned and message.pin_expires is not None and message.pin_expires <= now():
+        # An expired pin reads as unpinned; the row keeps its history.
+        message.pinned, message.pinned_at, message.pinned_by_id = False, None, None
+    return message
+
+
+def reaction_from_row(row: Any, message_id: str) -> Reaction:
+    m = row._mapping
+    return Reaction(
+        message_id=message_id, user_id=m["user_id"], type=m["type"], score=m["score"],
+        custom=m["custom"] or {}, created_at=m["created_at"], updated_at=m["updated_at"],
+    )
+
+
+async def find_channel(conn: AsyncConnection, cid: str) -> Channel | None:
+    row = (
+        await conn.execute(select(channels).where(channels.c.cid == cid, channels.c.deleted_at.is_(None)))
+    ).first()
+    return channel_from_row(row) if row is not None else None
+
+
+async def get_channel(conn: AsyncConnection, cid: str) -> Channel:
+    channel = await find_channel(conn, cid)
+    if channel is None:
+        raise NotFound("channel_not_found", f"Can't find channel with id {cid}")
+    return channel
+
+
+async def get_channel_by_pk(conn: AsyncConnection, pk: int) -> Channel:
+    row = (await conn.execute(select(channels).where(channels.c.pk == pk))).first()
+    if row is None:
+        raise NotFound("channel_not_found", "channel does not exist")
+    return channel_from_row(row)
+
+
+async def get_member(conn: AsyncConnection, channel_pk: int, user_id: int | None) -> Member | None:
+    if user_id is None:
+        return None
+    row = (
+        await conn.execute(
+            select(members).where(members.c.channel_pk == channel_pk, members.c.user_id == user_id)
+        )
+    ).first()
+    return member_from_row(row) if row is not None else None
+
+
+async def get_members(conn: AsyncConnection, channel_pk: int, user_ids: Iterable[int] | None = None,
+                      *, limit: int | None = None, offset: int = 0) -> list[Member]:
+    stmt = select(members).where(members.c.channel_pk == channel_pk)
+    if user_ids is not None:
+        stmt = stmt.where(members.c.user_id.in_(list(user_ids)))
+    stmt = stmt.order_by(members.c.created_at, members.c.user_id).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [member_from_row(r) for r in await conn.execute(stmt)]
+
+
+async def member_ids(conn: AsyncConnection, channel_pk: int) -> list[int]:
+    rows = await conn.execute(select(members.c.user_id).where(members.c.channel_pk == channel_pk))
+    return list(rows.scalars())
+
+
+async def find_message(conn: AsyncConnection, message_id: str) -> Message | None:
+    row = (await conn.execute(_message_select.where(messages.c.id == message_id))).first()
+    return message_from_row(row) if row is not None else None
+
+
+async def get_message(conn: AsyncConnection, message_id: str) -> Message:
+    message = await find_message(conn, message_id)
+    if message is None:
+        raise NotFound("message_not_found", f"Message with id {message_id} doesn't exist")
+    return message
+
+
+async def get_messages(conn: AsyncConnection, ids: Sequence[str]) -> list[Message]:
+    if not ids:
+        return []
+    rows = await conn.execute(_message_select.where(messages.c.id.in_(list(ids))))
+    found = {m.id: m for m in map(message_from_row, rows)}
+    return [found[i] for i in ids if i in found]
+
+
+def message_select() -> Any:
+    return _message_select
+
+

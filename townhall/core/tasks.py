@@ -1,0 +1,29 @@
+"""Long operations answer a task id; clients poll the task until it is completed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from townhall.core.chat.tables import tasks
+from townhall.core.clock import new_id, now
+from townhall.core.errors import NotFound
+from townhall.core.uow import UnitOfWork
+
+
+async def record_completed(uow: UnitOfWork, kind: str, result: dict[str, Any]) -> str:
+    """Bulk operations here run inside the request's transaction, so their task is done on commit."""
+    task_id = new_id()
+    stamp = now()
+    await uow.conn.execute(insert(tasks).values(id=task_id, kind=kind, status="completed", result=result,
+                                                created_at=stamp, updated_at=stamp))
+    return task_id
+
+
+async def get_task(conn: AsyncConnection, task_id: str) -> dict[str, Any]:
+    row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).first()
+    if row is None:
+        raise NotFound("task_not_found", f"task {task_id} does not exist")
+    return dict(row._mapping)
