@@ -117,6 +117,30 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time all processes of the machine have used so far, every core (from /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_quiet_machine(max_wait_s: float, busy_limit: float = 0.3) -> float:
+    """Wait (at most ``max_wait_s``) until the machine's other work uses under ``busy_limit`` of a
+    core over a 2 s window; the server is not running yet, so that is all someone else's load.
+    Returns the last measured load in cores; warns when it is still high."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        before = machine_cpu_seconds()
+        time.sleep(2)
+        busy = (machine_cpu_seconds() - before) / 2
+        if busy < busy_limit:
+            return busy
+        if time.monotonic() >= deadline:
+            log(f"the machine is busy ({busy:.2f} cores used by other work): figures will be noisy")
+            return busy
+        log(f"waiting for a quiet machine ({busy:.2f} cores busy)")
+
+
 def start_profiler(server: Server, output: Path, seconds: float) -> subprocess.Popen[bytes]:
     """``py-spy record`` of the server and its workers for ``seconds``, collapsed stacks (one
     ``frame;frame;... count`` line per stack) written to ``output``. Wait on the returned process."""
@@ -202,7 +226,7 @@ def _postgres_dsn(url: str, database: str) -> str:
 
 
 async def _admin(url: str, statement: str) -> None:
-    import asyncpg  # the server's own PostgreSQL driver, installed with townhall
+    import asyncpg  # type: ignore[import-untyped]  # the server's driver, installed with townhall
 
     connection = await asyncpg.connect(_postgres_dsn(url, "postgres"), timeout=10)
     try:

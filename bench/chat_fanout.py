@@ -38,11 +38,22 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import Server, cpu_seconds, log, running_server, start_profiler  # noqa: E402
+from _server import (  # noqa: E402
+    Server,
+    cpu_seconds,
+    log,
+    machine_cpu_seconds,
+    running_server,
+    start_profiler,
+    wait_for_quiet_machine,
+)
 
 CHANNEL_ID = "bench-fanout"
 SENDER_ID = "bench-fanout-sender"
-SETUP_TIMEOUT_S = 300.0  # users, members, connections and watch queries together
+# Users, members, connections and watch queries together. Each new watcher's user.watching.start
+# goes to every earlier watcher, so setup grows with the square of --watchers.
+SETUP_BASE_S = 120.0
+SETUP_PER_WATCHER_S = 0.5
 QUIET_S = 1.0  # setup is over once no frame arrived for this long (watching.start storms)
 QUIET_MAX_S = 60.0
 
@@ -130,7 +141,7 @@ async def read_frames(watcher: Watcher, clock: Clock) -> None:
 
 async def open_watcher(
     watcher: Watcher, server: Server, client: httpx.AsyncClient, clock: Clock,
-    gate: asyncio.Semaphore, readers: list[asyncio.Task[None]],
+    gate: asyncio.Semaphore, readers: list[asyncio.Task[None]], deflate: bool,
 ) -> None:  # fmt: skip
     token = server.user_token(watcher.user_id)
     params = {
@@ -146,7 +157,10 @@ async def open_watcher(
     url = f"{server.ws_url}/chat/connect?{urllib.parse.urlencode(params)}"
     async with gate:
         # No client pings: the run is short, and 1000 sockets pinging is load of its own.
-        watcher.ws = await connect(url, open_timeout=60, ping_interval=None, max_size=2**22)
+        watcher.ws = await connect(
+            url, open_timeout=60, ping_interval=None, max_size=2**22,
+            compression="deflate" if deflate else None,
+        )  # fmt: skip
         hello = json.loads(await asyncio.wait_for(watcher.ws.recv(), 60))
         if hello.get("type") != "health.check" or not hello.get("connection_id"):
             raise RuntimeError(f"{watcher.user_id}: first frame is not a health.check: {hello}")
@@ -155,6 +169,8 @@ async def open_watcher(
         await api(client, server, f"/channels/messaging/{CHANNEL_ID}/query",
                   {"watch": True, "state": True, "messages": {"limit": 0}},
                   token=token, params={"connection_id": watcher.connection_id})  # fmt: skip
+        if len(readers) % 100 == 0:
+            log(f"{len(readers)} watchers watching")
 
 
 async def wait_quiet(clock: Clock) -> None:
@@ -212,18 +228,19 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=args.connect_concurrency, keepalive_expiry=2)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         try:
-            async with asyncio.timeout(SETUP_TIMEOUT_S):
+            async with asyncio.timeout(SETUP_BASE_S + SETUP_PER_WATCHER_S * len(watchers)):
                 started = time.monotonic()
                 await create_channel(client, server, [SENDER_ID] + [w.user_id for w in watchers])
                 log(f"{len(watchers)} users and members in {time.monotonic() - started:.1f} s")
                 started = time.monotonic()
                 gate = asyncio.Semaphore(args.connect_concurrency)
                 await asyncio.gather(
-                    *(open_watcher(w, server, client, clock, gate, readers) for w in watchers)
+                    *(open_watcher(w, server, client, clock, gate, readers, args.deflate) for w in watchers)
                 )
                 setup_s = time.monotonic() - started
                 log(f"{len(watchers)} watchers connected and watching in {setup_s:.1f} s")
                 await wait_quiet(clock)
+                setup_frames = sum(w.frames for w in watchers)
 
             clock.recording = True
             log(f"sending {args.messages} messages at {args.rate}/s")
@@ -233,6 +250,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
                 profiler = start_profiler(server, args.py_spy, args.messages / args.rate)
             pids = server.pids()
             cpu_before, client_before, wall_before = cpu_seconds(pids), process_cpu(), time.monotonic()
+            machine_before = machine_cpu_seconds()
             acked, send_ms = await send_messages(client, server, args.messages, args.rate)
             expected = acked * len(watchers)
             deadline = time.monotonic() + args.drain_seconds
@@ -241,6 +259,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
             clock.recording = False
             wall = time.monotonic() - wall_before
             server_cpu, client_cpu = cpu_seconds(pids) - cpu_before, process_cpu() - client_before
+            other_cpu = machine_cpu_seconds() - machine_before - server_cpu - client_cpu
             if profiler is not None:
                 await asyncio.to_thread(profiler.wait, 60)
         finally:
@@ -269,12 +288,15 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         "duplicates": len(latencies) - unique,
         "acked": acked,
         "rate_per_s": args.rate,
+        "deflate": args.deflate,
         "send_p50_ms": round(percentile(send_ms, 0.50), 2),
         "send_p99_ms": round(percentile(send_ms, 0.99), 2),
         "setup_s": round(setup_s, 1),
+        "setup_frames": setup_frames,  # mostly user.watching.start, O(watchers²)
         "phase_s": round(wall, 2),  # from the first send to the last delivery (or the drain limit)
         "server_cpu_pct": round(100 * server_cpu / wall, 1),  # of one core, during that phase
         "client_cpu_pct": round(100 * client_cpu / wall, 1),
+        "other_cpu_pct": round(max(0.0, 100 * other_cpu / wall), 1),  # the rest of the machine
         "database": server.database,
         "workers": server.workers,
     }
@@ -289,17 +311,24 @@ def main() -> None:
                         help="wait for late deliveries after the last send (default 10)")  # fmt: skip
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="WebSockets opened at once during setup (default 50)")  # fmt: skip
+    parser.add_argument(
+        "--no-deflate", dest="deflate", action="store_false",
+        help="do not offer permessage-deflate (browsers and Node's ws offer it, as this does by default)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
     parser.add_argument("--database-url", help="PostgreSQL instead of SQLite (see chat_send.py)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="record the server with py-spy while sending (collapsed stacks)")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                        help="first wait up to this long for other work on the machine to stop")
     args = parser.parse_args()
     if not 1 <= args.watchers <= 20_000 or not 1 <= args.messages <= 100_000 or args.rate <= 0:
         parser.error("--watchers must be 1..20000, --messages 1..100000 and --rate > 0")
     # The server inherits the limit too: it holds one socket per watcher as well.
     raise_fd_limit(2 * args.watchers + 256)
+    background = wait_for_quiet_machine(args.wait_quiet)
     with running_server(workers=args.workers, database_url=args.database_url) as server:
-        result = asyncio.run(run(args, server))
+        result = {**asyncio.run(run(args, server)), "background_cores": round(background, 2)}
     print(json.dumps(result))
 
 

@@ -28,10 +28,12 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,15 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import Server, cpu_seconds, log, running_server, start_profiler  # noqa: E402
+from _server import (  # noqa: E402
+    Server,
+    cpu_seconds,
+    log,
+    machine_cpu_seconds,
+    running_server,
+    start_profiler,
+    wait_for_quiet_machine,
+)
 
 # Seconds wrk keeps running after the senders' deadline so their last requests complete.
 GRACE_S = 3
@@ -157,6 +167,15 @@ class SendResult:
     in_flight_at_stop: int  # sent but unanswered when wrk stopped (0 unless answers took > GRACE_S)
     stored: int  # messages of this scenario found in the channels afterwards
     server_cpu_ms_per_message: float
+    # Share of one core used by the server and by wrk while the senders ran, and by everything
+    # else on the machine (someone else's work makes figures noisy: prefer runs with little "other").
+    cpu_pct: dict[str, float]
+
+
+def children_cpu() -> float:
+    """CPU time of the finished child processes of this one (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def require_wrk() -> str:
@@ -283,9 +302,13 @@ def scenario(
         args.py_spy.mkdir(parents=True, exist_ok=True)
         profiler = start_profiler(server, args.py_spy / f"chat_send-{name}.txt", args.seconds)
     pids = server.pids()
-    cpu_before = cpu_seconds(pids)
+    cpu_before, machine_before, wrk_before = cpu_seconds(pids), machine_cpu_seconds(), children_cpu()
+    wall_before = time.monotonic()
     raw = run_senders(wrk, server, name, senders, channels, args.seconds, args.max_messages)
+    wall = time.monotonic() - wall_before
     server_cpu = cpu_seconds(pids) - cpu_before
+    wrk_cpu = children_cpu() - wrk_before
+    other_cpu = machine_cpu_seconds() - machine_before - server_cpu - wrk_cpu
     if profiler is not None:
         profiler.wait(timeout=60)
     stored = sum(
@@ -308,6 +331,11 @@ def scenario(
         in_flight_at_stop=int(raw["sent"]) - acked - int(raw["non_201"]),
         stored=stored,
         server_cpu_ms_per_message=round(server_cpu * 1000 / acked, 3) if acked else 0.0,
+        cpu_pct={
+            "server": round(100 * server_cpu / elapsed, 1) if elapsed else 0.0,
+            "wrk": round(100 * wrk_cpu / elapsed, 1) if elapsed else 0.0,
+            "other": round(max(0.0, 100 * other_cpu / wall), 1),
+        },
     )
     log(f"scenario {name}: {json.dumps(asdict(result))}")
     if stored != acked:
@@ -330,10 +358,13 @@ def main() -> None:
     )
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="record the server with py-spy during each scenario (collapsed stacks)")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                        help="first wait up to this long for other work on the machine to stop")
     args = parser.parse_args()
     if not 1 <= args.senders <= 500 or args.seconds <= 0 or args.max_messages < 1:
         parser.error("--senders must be 1..500, --seconds > 0 and --max-messages >= 1")
     wrk = require_wrk()
+    background = wait_for_quiet_machine(args.wait_quiet)
 
     senders = [f"bench-sender-{i}" for i in range(args.senders)]
     with running_server(workers=args.workers, database_url=args.database_url) as server, \
@@ -365,6 +396,7 @@ def main() -> None:
         "baseline_landing_rps": round(landing, 1),
         "database": server.database,
         "workers": args.workers,
+        "background_cores": round(background, 2),
         **top,
         "n_channels": asdict(spread),
     }))  # fmt: skip

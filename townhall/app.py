@@ -80,7 +80,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    chat.mount(app, container)
+    chat_app = chat.mount(app, container)
+    # Stream's async Python SDK (aiohttp) drops any path in its base URL, so it can only reach a
+    # chat API at a host's root: serve chat there as well, after every other route and surface.
+    app.mount("/", chat_app)
     return app
 
 
@@ -90,11 +93,13 @@ def create_app_from_env() -> FastAPI:
 
 
 def _mounted_apps(app: Starlette) -> list[Starlette]:
-    return [
+    """Each mounted surface app once (chat is mounted at /chat and at /)."""
+    apps = [
         route.app
         for route in app.routes
         if isinstance(route, Mount) and isinstance(route.app, Starlette)
     ]
+    return list({id(a): a for a in apps}.values())
 
 
 async def _check(probe: Awaitable[object]) -> str:

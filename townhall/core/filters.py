@@ -207,7 +207,7 @@ def compile_sort(
 
 
 def parse_sort(raw: Any) -> list[tuple[str, int]]:
-    """Stream sends ``[{"field": "x", "direction": -1}]`` (or a ``{"x": -1}`` map)."""
+    """Stream sends ``[{"field": "x", "direction": -1}]``, ``[{"x": -1}]`` or a ``{"x": -1}`` map."""
     if raw is None:
         return []
     if isinstance(raw, Mapping):
@@ -216,6 +216,8 @@ def parse_sort(raw: Any) -> list[tuple[str, int]]:
         raise Invalid("invalid_sort", "sort must be a list of {field, direction}")
     out = []
     for item in raw:
+        if isinstance(item, Mapping) and "field" not in item and len(item) == 1:
+            item = {"field": next(iter(item)), "direction": next(iter(item.values()))}  # {"x": -1}
         if not isinstance(item, Mapping) or not isinstance(item.get("field"), str):
             raise Invalid("invalid_sort", "each sort item needs a field name")
         direction = item.get("direction", 1)

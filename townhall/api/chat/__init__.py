@@ -10,8 +10,10 @@ if TYPE_CHECKING:
     from townhall.container import Container
 
 
-def mount(app: FastAPI, container: Container) -> None:
-    """Mount the chat surface at /chat (its own OpenAPI at /chat/docs)."""
+def mount(app: FastAPI, container: Container) -> FastAPI:
+    """Mount the chat surface at /chat (its own OpenAPI at /chat/docs); returns the chat app."""
     from townhall.api.chat.app import build_chat_app
 
-    app.mount("/chat", build_chat_app(container))
+    chat_app = build_chat_app(container)
+    app.mount("/chat", chat_app)
+    return chat_app

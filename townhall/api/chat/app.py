@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -78,7 +79,10 @@ def build_chat_app(container: Container) -> FastAPI:
         return _error_response(request, StreamError(500, -1, "internal server error"))
 
     auth = [Depends(authenticate)]
-    for module in (routes_users, routes_channels, routes_messages, routes_app):
-        app.include_router(module.router, dependencies=auth)
+    routers = [m.router for m in (routes_users, routes_channels, routes_messages, routes_app)]
+    for router in routers:
+        app.include_router(router, dependencies=auth)
     app.include_router(ws.router)
+    # Stream's endpoint names (the route names), as GET /rate_limits lists them.
+    app.state.endpoints = sorted(r.name for router in routers for r in router.routes if isinstance(r, APIRoute))
     return app

@@ -44,6 +44,11 @@ class Caller:
     def actor(self) -> Actor:
         return Actor(user=self.user, server=self.server)
 
+    @property
+    def rate_subject(self) -> str:
+        """Server-side calls are limited per app, client-side calls per user."""
+        return "app" if self.server else f"user:{self.user.chat_id if self.user else '?'}"
+
 
 def duration(request: Request) -> str:
     start = getattr(request.state, "started", None) or time.perf_counter()
@@ -132,8 +137,7 @@ async def authenticate(request: Request) -> Caller:
     if limiter.enabled:
         route = request.scope.get("route")
         endpoint = getattr(route, "name", "unknown")
-        subject = "app" if caller.server else f"user:{caller.user.chat_id if caller.user else '?'}"
-        verdict = limiter.hit(endpoint, subject, caller.server)
+        verdict = limiter.hit(endpoint, caller.rate_subject, caller.server)
         request.state.rate = verdict
         if not verdict.allowed:
             raise StreamError(429, RATE_LIMITED, f"Too many requests, check response headers for more information. "

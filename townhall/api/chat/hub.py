@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Coroutine, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -56,6 +57,9 @@ SEND_QUEUE_SIZE = 1_000
 CLOSE_PERMANENT = 1000  # the client gives up: bad credentials, user deleted or deactivated
 CLOSE_GOING_AWAY = 1001  # server shutting down: the client reconnects (to another process)
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and re-queries its channels
+# Above this many watchers a channel gets no user.watching.start/stop: each costs a frame per watcher,
+# so N joining would cost N² frames (clients still get watcher_count on message.new).
+WATCHING_EVENTS_MAX_WATCHERS = 100
 FLUSH_TIMEOUT = 2.0  # seconds a closing connection may take to send what it has queued
 
 Payload = dict[str, Any]
@@ -111,7 +115,11 @@ class Connection:
         self.watching: set[str] = set()
         self.closed = False  # nothing more is queued
         self._transport = transport
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(queue_size)  # None: stop after the rest
+        # A deque and a wake-up future rather than an asyncio.Queue: this is the per-watcher cost of
+        # every event, and the queue's bookkeeping about doubles it. None: stop after the rest.
+        self._frames: deque[str | None] = deque()
+        self._limit = queue_size
+        self._wakeup: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -121,20 +129,33 @@ class Connection:
         """Queue ``frame`` without waiting; False when the client is too far behind."""
         if self.closed:
             return True
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self._frames) >= self._limit:
             return False
+        self._push(frame)
         return True
 
+    def _push(self, frame: str | None) -> None:
+        self._frames.append(frame)
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
     async def _pump(self) -> None:
-        while (frame := await self._queue.get()) is not None:
-            try:
-                await self._transport.send_text(frame)
-            except Exception as exc:  # the socket is gone; the gateway's receive loop ends too
-                log.debug("chat connection %s: send failed (%r)", self.id, exc)
-                self.closed = True
-                return
+        loop = asyncio.get_running_loop()
+        frames = self._frames
+        while True:
+            while frames:
+                frame = frames.popleft()
+                if frame is None:
+                    return
+                try:
+                    await self._transport.send_text(frame)
+                except Exception as exc:  # the socket is gone; the gateway's receive loop ends too
+                    log.debug("chat connection %s: send failed (%r)", self.id, exc)
+                    self.closed = True
+                    return
+            self._wakeup = loop.create_future()
+            await self._wakeup
+            self._wakeup = None
 
     async def stop(self) -> None:
         """Stop sending at once (what is queued is dropped)."""
@@ -149,10 +170,10 @@ class Connection:
         self.closed = True
         task = self._task
         if flush > 0 and task is not None and not task.done():
+            self._push(None)
             try:
-                self._queue.put_nowait(None)
                 await asyncio.wait_for(asyncio.shield(task), flush)
-            except (asyncio.QueueFull, TimeoutError):
+            except TimeoutError:
                 pass
         await self.stop()
         try:
@@ -172,6 +193,7 @@ class ChatHub:
         self._by_user: dict[int, dict[str, Connection]] = {}
         self._watchers: dict[str, dict[str, Connection]] = {}  # cid -> connections watching it
         self._watching_users: dict[str, dict[int, int]] = {}  # cid -> user id -> its connections there
+        self._quiet: set[str] = set()  # watched channels whose type has no connect_events
         self._subs: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -242,15 +264,18 @@ class ChatHub:
 
     # -- watching
 
-    def watch(self, connection_id: str, cid: str, user_id: int | None = None) -> bool:
+    def watch(self, connection_id: str, cid: str, user_id: int | None = None, *, announce: bool = True) -> bool:
         """Deliver ``cid``'s events to the connection. False if it is not on this process (or is
-        not ``user_id``'s)."""
+        not ``user_id``'s). ``announce``: send user.watching.start/stop (the channel type's
+        ``connect_events``)."""
         conn = self._conns.get(connection_id)
         if conn is None or (user_id is not None and conn.user.id != user_id):
             return False
         if cid in conn.watching:
             return True
         conn.watching.add(cid)
+        if not announce:
+            self._quiet.add(cid)
         self._watchers.setdefault(cid, {})[conn.id] = conn
         users = self._watching_users.setdefault(cid, {})
         users[conn.user.id] = users.get(conn.user.id, 0) + 1
@@ -277,6 +302,7 @@ class ChatHub:
         users.pop(conn.user.id, None)
         if not users:
             self._watching_users.pop(cid, None)
+            self._quiet.discard(cid)
         if not quiet:
             self._watching_changed("user.watching.stop", conn.user, cid)
 
@@ -294,6 +320,8 @@ class ChatHub:
         return len(self._watching_users.get(cid, ()))
 
     def _watching_changed(self, type_: str, user: User, cid: str) -> None:
+        if cid in self._quiet or self.watcher_count(cid) > WATCHING_EVENTS_MAX_WATCHERS:
+            return
         channel_type, _, channel_id = cid.partition(":")
         self._fan_out({"type": type_, "cid": cid, "channel_id": channel_id, "channel_type": channel_type,
                        "user": render.user(user, self.is_online), "watcher_count": self.watcher_count(cid),

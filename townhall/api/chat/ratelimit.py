@@ -14,13 +14,13 @@ DEFAULT_SERVER = 10_000
 DEFAULT_CLIENT = 1_000
 # Stream's tighter defaults for a few endpoints.
 OVERRIDES = {
-    "upsert_users": (1_000, 60),
-    "query_users": (1_000, 300),
-    "query_channels": (10_000, 300),
-    "search": (1_000, 60),
-    "send_event": (10_000, 1_000),
-    "delete_users": (100, 60),
-    "get_rate_limits": (1_000, 60),
+    "UpdateUsers": (1_000, 60),
+    "QueryUsers": (1_000, 300),
+    "QueryChannels": (10_000, 300),
+    "Search": (1_000, 60),
+    "SendEvent": (10_000, 1_000),
+    "DeleteUsers": (100, 60),
+    "GetRateLimits": (1_000, 60),
 }
 
 
@@ -65,7 +65,15 @@ class RateLimiter:
         self._windows[key] = (window, count + 1)
         return Verdict(True, limit, limit - count - 1, reset)
 
-    def snapshot(self, server: bool, endpoints: list[str]) -> dict[str, dict[str, int]]:
-        reset = (int(time.time() // 60) + 1) * 60
-        return {e: {"limit": self.limit_for(e, server), "remaining": self.limit_for(e, server),
-                    "reset": reset} for e in endpoints}
+    def snapshot(self, endpoints: list[str], server: bool, subject: str | None,
+                 now: float | None = None) -> dict[str, dict[str, int]]:
+        """Limits of ``endpoints`` and what ``subject`` has left of them in this window."""
+        now = time.time() if now is None else now
+        window = int(now // 60)
+        out = {}
+        for endpoint in endpoints:
+            limit = self.limit_for(endpoint, server)
+            start, count = self._windows.get((endpoint, subject or ""), (window, 0))
+            used = count if start == window and subject is not None else 0
+            out[endpoint] = {"limit": limit, "remaining": max(0, limit - used), "reset": (window + 1) * 60}
+        return out

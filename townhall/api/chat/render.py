@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from townhall.core.accounts.models import User
+from townhall.core.chat.permissions import default_grants
 from townhall.core.chat.models import Channel, ChannelState, ChannelType, Member, MessageView, Reaction, Users
 from townhall.core.clock import iso
 
@@ -45,8 +46,13 @@ def user(u: User | None, online: Online = _never) -> dict[str, Any] | None:
     return out
 
 
-def channel_type(t: ChannelType) -> dict[str, Any]:
-    return {**t.config, "name": t.name, "created_at": iso(t.created_at), "updated_at": iso(t.updated_at)}
+def channel_type(t: ChannelType, *, full: bool = False) -> dict[str, Any]:
+    """A channel type's config; ``full`` adds its permissions and grants (GET /channeltypes)."""
+    out = {**t.config, "name": t.name, "created_at": iso(t.created_at), "updated_at": iso(t.updated_at)}
+    if full:
+        out.setdefault("permissions", [])
+        out.setdefault("grants", default_grants(t.name))
+    return out
 
 
 def channel(c: Channel, t: ChannelType | None, users: Users, online: Online = _never) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from townhall.core.chat import channel_types as types
 from townhall.core.errors import Forbidden
 
 router = APIRouter(tags=["app"])
+PLATFORMS = ("server_side", "android", "ios", "web")
 
 
 def _require_server(request: Request, what: str) -> None:
@@ -21,7 +22,7 @@ def _require_server(request: Request, what: str) -> None:
         raise Forbidden("server_side_only", f"{what} is only allowed with a server-side token")
 
 
-@router.get("/app", name="get_app")
+@router.get("/app", name="GetApp")
 async def get_app(request: Request) -> Response:
     async with container_of(request).read() as conn:
         settings = await app_settings.get(conn)
@@ -29,7 +30,7 @@ async def get_app(request: Request) -> Response:
     return respond(request, {"app": {**settings, "channel_configs": configs}})
 
 
-@router.patch("/app", name="update_app")
+@router.patch("/app", name="UpdateApp")
 async def update_app(request: Request) -> Response:
     _require_server(request, "changing app settings")
     data = await json_body(request)
@@ -38,51 +39,55 @@ async def update_app(request: Request) -> Response:
     return respond(request, {})
 
 
-@router.get("/rate_limits", name="get_rate_limits")
+@router.get("/rate_limits", name="GetRateLimits")
 async def get_rate_limits(request: Request) -> Response:
     limiter: RateLimiter = request.app.state.rate_limiter
+    caller: Caller = request.state.caller
     q = request.query_params
-    wanted = [e for e in q.get("endpoints", "").split(",") if e]
-    endpoints = wanted or sorted({getattr(r, "name", "") for r in request.app.routes if getattr(r, "name", "")})
-    platforms = [p for p in ("server_side", "android", "ios", "web") if q.get(p) == "true"] or \
-        ["server_side", "android", "ios", "web"]
-    return respond(request, {p: limiter.snapshot(p == "server_side", endpoints) for p in platforms})
+    endpoints = [e for e in q.get("endpoints", "").split(",") if e] or request.app.state.endpoints
+    platforms = [p for p in PLATFORMS if q.get(p) == "true"] or list(PLATFORMS)
+    out = {}
+    for platform in platforms:
+        server = platform == "server_side"
+        subject = caller.rate_subject if server == caller.server else None
+        out[platform] = limiter.snapshot(endpoints, server, subject)
+    return respond(request, out)
 
 
-@router.get("/channeltypes", name="list_channel_types")
+@router.get("/channeltypes", name="ListChannelTypes")
 async def list_channel_types(request: Request) -> Response:
     async with container_of(request).read() as conn:
         found = await types.list_types(conn)
-    return respond(request, {"channel_types": {t.name: render.channel_type(t) for t in found}})
+    return respond(request, {"channel_types": {t.name: render.channel_type(t, full=True) for t in found}})
 
 
-@router.get("/channeltypes/{name}", name="get_channel_type")
+@router.get("/channeltypes/{name}", name="GetChannelType")
 async def get_channel_type(request: Request, name: str) -> Response:
     async with container_of(request).read() as conn:
         found = await types.get_type(conn, name)
-    return respond(request, render.channel_type(found))
+    return respond(request, render.channel_type(found, full=True))
 
 
-@router.post("/channeltypes", name="create_channel_type")
+@router.post("/channeltypes", name="CreateChannelType")
 async def create_channel_type(request: Request) -> Response:
     _require_server(request, "creating channel types")
     data = await json_body(request)
     name = get_str(data, "name", required=True)
     async with container_of(request).uow() as uow:
         created = await types.create_type(uow.conn, name, {k: v for k, v in data.items() if k != "name"})
-    return respond(request, render.channel_type(created), 201)
+    return respond(request, render.channel_type(created, full=True), 201)
 
 
-@router.put("/channeltypes/{name}", name="update_channel_type")
+@router.put("/channeltypes/{name}", name="UpdateChannelType")
 async def update_channel_type(request: Request, name: str) -> Response:
     _require_server(request, "changing channel types")
     data = await json_body(request)
     async with container_of(request).uow() as uow:
         updated = await types.update_type(uow.conn, name, data)
-    return respond(request, render.channel_type(updated), 201)
+    return respond(request, render.channel_type(updated, full=True), 201)
 
 
-@router.delete("/channeltypes/{name}", name="delete_channel_type")
+@router.delete("/channeltypes/{name}", name="DeleteChannelType")
 async def delete_channel_type(request: Request, name: str) -> Response:
     _require_server(request, "deleting channel types")
     async with container_of(request).uow() as uow:

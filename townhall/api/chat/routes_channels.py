@@ -31,6 +31,7 @@ from townhall.core.chat.events import ChannelClientEvent
 from townhall.core.chat.models import ChannelState, Users
 from townhall.core.chat.permissions import Action, Actor, check
 from townhall.core.chat.views import load_users
+from townhall.core.clock import iso
 from townhall.core.errors import Forbidden, Invalid
 from townhall.core.events import channel_topic
 
@@ -81,16 +82,26 @@ async def _watch(request: Request, data: dict[str, Any], cid: str) -> None:
         request.app.state.hub.watch(connection_id, cid)
 
 
-def _member_ids(data: dict[str, Any]) -> list[str]:
-    """``members`` is a list of user ids or of ``{user_id}`` objects."""
-    out = []
-    for item in get_list(data, "members"):
+def _member_ids(data: dict[str, Any], key: str = "members") -> list[str]:
+    """``members`` lists user ids or ``{user_id, channel_role?}`` objects."""
+    return list(_member_roles(data, key)[0])
+
+
+def _member_roles(data: dict[str, Any], key: str = "members") -> tuple[list[str], dict[str, str]]:
+    ids, roles = [], {}
+    for item in get_list(data, key):
+        role = None
         if isinstance(item, dict):
+            role = item.get("channel_role")
             item = item.get("user_id") or (item.get("user") or {}).get("id")
         if not isinstance(item, str):
-            raise Invalid("invalid_members", "members must list user ids")
-        out.append(item)
-    return out
+            raise Invalid("invalid_members", f"{key} must list user ids")
+        if role is not None:
+            if not isinstance(role, str):
+                raise Invalid("invalid_members", "channel_role must be a string")
+            roles[item] = role
+        ids.append(item)
+    return ids, roles
 
 
 async def _get_or_create(request: Request, type_name: str, channel_id: str | None) -> Response:
@@ -98,7 +109,8 @@ async def _get_or_create(request: Request, type_name: str, channel_id: str | Non
     container = container_of(request)
     actor = await _actor(request, data)
     channel_data = get_dict(data, "data")
-    member_ids = _member_ids(channel_data)
+    member_ids, roles = _member_roles(channel_data)
+    invite_ids = _member_ids(channel_data, "invites")
     creator = None
     created_by = channel_data.get("created_by")
     creator_ref = channel_data.get("created_by_id") or (
@@ -113,7 +125,8 @@ async def _get_or_create(request: Request, type_name: str, channel_id: str | Non
             if not actor.server and actor.user is not None and creator.id != actor.user.id:
                 raise Forbidden("not_allowed", "created_by can only be set server-side")
         channel, created = await channels.get_or_create(
-            uow, actor, type_name, channel_id, channel_data, member_chat_ids=member_ids, creator=creator)
+            uow, actor, type_name, channel_id, channel_data, member_chat_ids=member_ids, creator=creator,
+            invite_chat_ids=invite_ids, roles=roles)
     async with container.read() as conn:
         channel, ctype, member = await channels.access(conn, actor, channel.cid, Action.READ_CHANNEL)
         state = await channels.state(conn, actor, channel, ctype, member, _state_options(data), created=created)
@@ -121,17 +134,17 @@ async def _get_or_create(request: Request, type_name: str, channel_id: str | Non
     return respond(request, _render_state(request, state), 201 if created else 200)
 
 
-@router.post("/channels/{type_name}/query", name="get_or_create_distinct_channel")
+@router.post("/channels/{type_name}/query", name="GetOrCreateDistinctChannel")
 async def query_distinct_channel(request: Request, type_name: str) -> Response:
     return await _get_or_create(request, type_name, None)
 
 
-@router.post("/channels/{type_name}/{channel_id}/query", name="get_or_create_channel")
+@router.post("/channels/{type_name}/{channel_id}/query", name="GetOrCreateChannel")
 async def query_channel(request: Request, type_name: str, channel_id: str) -> Response:
     return await _get_or_create(request, type_name, channel_id)
 
 
-@router.post("/channels", name="query_channels")
+@router.post("/channels", name="QueryChannels")
 async def query_channels(request: Request) -> Response:
     data = await json_body(request)
     actor = await _actor(request, data)
@@ -152,7 +165,7 @@ async def query_channels(request: Request) -> Response:
     return respond(request, {"channels": out})
 
 
-@router.post("/channels/{type_name}/{channel_id}", name="update_channel")
+@router.post("/channels/{type_name}/{channel_id}", name="UpdateChannel")
 async def update_channel(request: Request, type_name: str, channel_id: str) -> Response:
     data = await json_body(request)
     actor = await _actor(request, data)
@@ -160,24 +173,22 @@ async def update_channel(request: Request, type_name: str, channel_id: str) -> R
     container = container_of(request)
     async with container.uow() as uow:
         channel, ctype, member = await channels.access(uow.conn, actor, cid, Action.READ_CHANNEL)
-        roles = {r["user_id"]: r["channel_role"] for r in get_list(data, "assign_roles")
-                 if isinstance(r, dict) and "user_id" in r and "channel_role" in r}
         if "add_members" in data:
-            await channels.add_members(uow, actor, channel, member, _member_ids({"members": data["add_members"]}),
-                                       roles=roles)
+            ids, roles = _member_roles(data, "add_members")
+            await channels.add_members(uow, actor, channel, member, ids, roles=roles)
         if "invites" in data:
-            await channels.add_members(uow, actor, channel, member, _member_ids({"members": data["invites"]}),
-                                       invited=True)
+            await channels.add_members(uow, actor, channel, member, _member_ids(data, "invites"), invited=True)
         if "remove_members" in data:
-            await channels.remove_members(uow, actor, channel, member,
-                                          _member_ids({"members": data["remove_members"]}))
+            await channels.remove_members(uow, actor, channel, member, _member_ids(data, "remove_members"))
         if "add_moderators" in data:
-            await channels.set_member_roles(uow, actor, channel, member,
-                                            {u: "channel_moderator" for u in _member_ids({"members": data["add_moderators"]})})
+            await channels.set_member_roles(
+                uow, actor, channel, member,
+                {u: "channel_moderator" for u in _member_ids(data, "add_moderators")}, add_missing=True)
         if "demote_moderators" in data:
-            await channels.set_member_roles(uow, actor, channel, member,
-                                            {u: "channel_member" for u in _member_ids({"members": data["demote_moderators"]})})
-        if roles and "add_members" not in data:
+            await channels.set_member_roles(
+                uow, actor, channel, member, {u: "channel_member" for u in _member_ids(data, "demote_moderators")})
+        if "assign_roles" in data:
+            _, roles = _member_roles(data, "assign_roles")
             await channels.set_member_roles(uow, actor, channel, member, roles)
         if get_bool(data, "accept_invite") or get_bool(data, "reject_invite"):
             if actor.user is None:
@@ -206,7 +217,7 @@ async def _channel_response(request: Request, actor: Actor, cid: str, status: in
                              "members": [render.member(m, users, online) for m in mems]}, status)
 
 
-@router.patch("/channels/{type_name}/{channel_id}", name="update_channel_partial")
+@router.patch("/channels/{type_name}/{channel_id}", name="UpdateChannelPartial")
 async def update_channel_partial(request: Request, type_name: str, channel_id: str) -> Response:
     data = await json_body(request)
     actor = await _actor(request, data)
@@ -221,7 +232,7 @@ async def update_channel_partial(request: Request, type_name: str, channel_id: s
     return await _channel_response(request, actor, f"{type_name}:{channel_id}", 200)
 
 
-@router.delete("/channels/{type_name}/{channel_id}", name="delete_channel")
+@router.delete("/channels/{type_name}/{channel_id}", name="DeleteChannel")
 async def delete_channel(request: Request, type_name: str, channel_id: str) -> Response:
     actor = await _actor(request, {})
     hard = request.query_params.get("hard_delete") == "true"
@@ -231,7 +242,7 @@ async def delete_channel(request: Request, type_name: str, channel_id: str) -> R
     return respond(request, {"channel": render.channel(gone, ctype, Users())})
 
 
-@router.post("/channels/delete", name="delete_channels")
+@router.post("/channels/delete", name="DeleteChannels")
 async def delete_channels(request: Request) -> Response:
     data = await json_body(request)
     actor = await _actor(request, data)
@@ -246,7 +257,7 @@ async def delete_channels(request: Request) -> Response:
     return respond(request, {"task_id": task_id}, 201)
 
 
-@router.post("/channels/{type_name}/{channel_id}/truncate", name="truncate_channel")
+@router.post("/channels/{type_name}/{channel_id}/truncate", name="TruncateChannel")
 async def truncate_channel(request: Request, type_name: str, channel_id: str) -> Response:
     data = await json_body(request)
     actor = await _actor(request, data)
@@ -276,12 +287,19 @@ async def _member_action(request: Request, type_name: str, channel_id: str, acti
         elif action == "show":
             await channels.show(uow, actor, channel, member)
         elif action == "read":
-            fresh = await reads.mark_read(uow, actor, channel, member, get_str(data, "message_id"))
-            users = await load_users(uow.conn, Users(), [fresh.user_id])
-            return respond(request, {"event": {"type": "message.read", "cid": channel.cid,
-                                               "channel_id": channel.id, "channel_type": channel.type,
-                                               "user": render.user(users.get(fresh.user_id)),
-                                               "last_read_message_id": fresh.last_read_message_id}}, 201)
+            thread_id = get_str(data, "thread_id")
+            if thread_id:
+                await reads.mark_thread_read(uow, actor, channel, member, thread_id)
+                last_read_id = None
+            else:
+                fresh = await reads.mark_read(uow, actor, channel, member, get_str(data, "message_id"))
+                last_read_id = fresh.last_read_message_id if fresh else None
+            event = {"type": "message.read", "cid": channel.cid, "channel_id": channel.id,
+                     "channel_type": channel.type, "user": render.user(actor.user),
+                     "last_read_message_id": last_read_id}
+            if thread_id:
+                event["thread"] = {"parent_message_id": thread_id}
+            return respond(request, {"event": event}, 201)
         elif action == "unread":
             message_id = get_str(data, "message_id", required=True)
             assert message_id is not None
@@ -289,27 +307,27 @@ async def _member_action(request: Request, type_name: str, channel_id: str, acti
     return respond(request, {}, 201)
 
 
-@router.post("/channels/{type_name}/{channel_id}/hide", name="hide_channel")
+@router.post("/channels/{type_name}/{channel_id}/hide", name="HideChannel")
 async def hide_channel(request: Request, type_name: str, channel_id: str) -> Response:
     return await _member_action(request, type_name, channel_id, "hide")
 
 
-@router.post("/channels/{type_name}/{channel_id}/show", name="show_channel")
+@router.post("/channels/{type_name}/{channel_id}/show", name="ShowChannel")
 async def show_channel(request: Request, type_name: str, channel_id: str) -> Response:
     return await _member_action(request, type_name, channel_id, "show")
 
 
-@router.post("/channels/{type_name}/{channel_id}/read", name="mark_read")
+@router.post("/channels/{type_name}/{channel_id}/read", name="MarkRead")
 async def mark_read(request: Request, type_name: str, channel_id: str) -> Response:
     return await _member_action(request, type_name, channel_id, "read")
 
 
-@router.post("/channels/{type_name}/{channel_id}/unread", name="mark_unread")
+@router.post("/channels/{type_name}/{channel_id}/unread", name="MarkUnread")
 async def mark_unread(request: Request, type_name: str, channel_id: str) -> Response:
     return await _member_action(request, type_name, channel_id, "unread")
 
 
-@router.post("/channels/read", name="mark_all_read")
+@router.post("/channels/read", name="MarkChannelsRead")
 async def mark_all_read(request: Request) -> Response:
     data = await json_body(request)
     actor = await _actor(request, data)
@@ -320,7 +338,7 @@ async def mark_all_read(request: Request) -> Response:
     return respond(request, {}, 201)
 
 
-@router.post("/channels/{type_name}/{channel_id}/stop-watching", name="stop_watching")
+@router.post("/channels/{type_name}/{channel_id}/stop-watching", name="StopWatchingChannel")
 async def stop_watching(request: Request, type_name: str, channel_id: str) -> Response:
     connection_id = request.query_params.get("connection_id")
     if connection_id:
@@ -328,7 +346,7 @@ async def stop_watching(request: Request, type_name: str, channel_id: str) -> Re
     return respond(request, {}, 201)
 
 
-@router.post("/channels/{type_name}/{channel_id}/event", name="send_event")
+@router.post("/channels/{type_name}/{channel_id}/event", name="SendEvent")
 async def send_event(request: Request, type_name: str, channel_id: str) -> Response:
     data = await json_body(request)
     event = get_dict(data, "event")
@@ -361,7 +379,7 @@ async def send_event(request: Request, type_name: str, channel_id: str) -> Respo
     return respond(request, {"event": out}, 201)
 
 
-@router.get("/members", name="query_members")
+@router.get("/members", name="QueryMembers")
 async def query_members(request: Request) -> Response:
     payload = payload_param(request)
     actor = await _actor(request, payload)
@@ -381,7 +399,7 @@ async def query_members(request: Request) -> Response:
     return respond(request, {"members": [render.member(m, users, online) for m in found]})
 
 
-@router.patch("/channels/{type_name}/{channel_id}/member/{user_id}", name="update_member_partial")
+@router.patch("/channels/{type_name}/{channel_id}/member/{user_id}", name="UpdateMemberPartial")
 async def update_member_partial(request: Request, type_name: str, channel_id: str, user_id: str) -> Response:
     data = await json_body(request)
     actor = await _actor(request, data)
@@ -399,34 +417,35 @@ async def update_member_partial(request: Request, type_name: str, channel_id: st
 
 # --- unread counts ----------------------------------------------------------------------------
 
-def _unread_summary(rows: list[reads.ChannelUnread]) -> dict[str, Any]:
+def _unread_summary(rows: list[reads.ChannelUnread], threads: list[reads.ThreadUnread]) -> dict[str, Any]:
     by_type: dict[str, dict[str, int]] = {}
     for r in rows:
         t = by_type.setdefault(r.type, {"channel_count": 0, "unread_count": 0})
         t["unread_count"] += r.unread
         t["channel_count"] += 1 if r.unread else 0
-    from townhall.core.clock import iso
-
     return {
         "total_unread_count": sum(r.unread for r in rows),
         "channels": [{"channel_id": r.cid, "unread_count": r.unread, "last_read": iso(r.last_read)}
                      for r in rows if r.unread],
         "channel_type": [{"channel_type": k, **v} for k, v in by_type.items()],
-        "total_unread_threads_count": 0, "threads": [],
+        "total_unread_threads_count": len(threads),
+        "threads": [{"parent_message_id": t.parent_id, "unread_count": t.unread, "last_read": iso(t.last_read),
+                     "last_read_message_id": t.last_read_message_id} for t in threads],
     }
 
 
-@router.get("/unread", name="unread_counts")
+@router.get("/unread", name="UnreadCounts")
 async def unread_counts(request: Request) -> Response:
     actor = await _actor(request, {"user_id": request.query_params.get("user_id")})
     if actor.user is None:
         raise Invalid("missing_user", "user_id is required for server-side requests")
     async with container_of(request).read() as conn:
         rows = await reads.unread_by_channel(conn, [actor.user.id])
-    return respond(request, _unread_summary(rows[actor.user.id]))
+        threads = await reads.unread_threads(conn, [actor.user.id])
+    return respond(request, _unread_summary(rows[actor.user.id], threads[actor.user.id]))
 
 
-@router.post("/unread_batch", name="unread_counts_batch")
+@router.post("/unread_batch", name="UnreadCountsBatch")
 async def unread_counts_batch(request: Request) -> Response:
     caller = _caller(request)
     if not caller.server:
@@ -438,4 +457,6 @@ async def unread_counts_batch(request: Request) -> Response:
     async with container_of(request).read() as conn:
         found = await accounts.get_users_by_chat_id(conn, ids)
         rows = await reads.unread_by_channel(conn, [u.id for u in found.values()])
-    return respond(request, {"counts_by_user": {c: _unread_summary(rows[u.id]) for c, u in found.items()}})
+        threads = await reads.unread_threads(conn, [u.id for u in found.values()])
+    return respond(request, {"counts_by_user": {c: _unread_summary(rows[u.id], threads[u.id])
+                                                for c, u in found.items()}})

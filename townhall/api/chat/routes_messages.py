@@ -23,6 +23,7 @@ from townhall.api.chat.http import (
     user_ref,
 )
 from townhall.core import filters
+from townhall.core.pagination import Cursor
 from townhall.core.accounts import service as accounts
 from townhall.core.accounts.models import User
 from townhall.core.chat import channels, messages, reactions
@@ -86,7 +87,7 @@ def message_input(msg: dict[str, Any]) -> MessageInput:
     )
 
 
-@router.post("/channels/{type_name}/{channel_id}/message", name="send_message")
+@router.post("/channels/{type_name}/{channel_id}/message", name="SendMessage")
 async def send_message(request: Request, type_name: str, channel_id: str) -> Response:
     data = await json_body(request)
     msg = get_dict(data, "message")
@@ -111,7 +112,7 @@ async def send_message(request: Request, type_name: str, channel_id: str) -> Res
     return respond(request, {"message": _message_payload(request, view, users)}, 201)
 
 
-@router.get("/messages/{message_id}", name="get_message")
+@router.get("/messages/{message_id}", name="GetMessage")
 async def get_message(request: Request, message_id: str) -> Response:
     actor, _ = await _actor_and_user(request, dict(request.query_params), required=False)
     async with container_of(request).read() as conn:
@@ -119,7 +120,7 @@ async def get_message(request: Request, message_id: str) -> Response:
     return respond(request, {"message": _message_payload(request, views[0], users)})
 
 
-@router.get("/channels/{type_name}/{channel_id}/messages", name="get_many_messages")
+@router.get("/channels/{type_name}/{channel_id}/messages", name="GetManyMessages")
 async def get_many_messages(request: Request, type_name: str, channel_id: str) -> Response:
     ids = [i for i in request.query_params.get("ids", "").split(",") if i]
     if not ids or len(ids) > 100:
@@ -144,7 +145,7 @@ async def _edit(request: Request, message_id: str, changes: dict[str, Any], unse
     return respond(request, {"message": _message_payload(request, view, users)}, 201)
 
 
-@router.post("/messages/{message_id}", name="update_message")
+@router.post("/messages/{message_id}", name="UpdateMessage")
 async def update_message(request: Request, message_id: str) -> Response:
     data = await json_body(request)
     msg = get_dict(data, "message")
@@ -157,7 +158,7 @@ async def update_message(request: Request, message_id: str) -> Response:
     return await _edit(request, message_id, changes, [], True, {**msg, **data})
 
 
-@router.put("/messages/{message_id}", name="update_message_partial")
+@router.put("/messages/{message_id}", name="UpdateMessagePartial")
 async def update_message_partial(request: Request, message_id: str) -> Response:
     data = await json_body(request)
     unset = get_list(data, "unset")
@@ -166,7 +167,7 @@ async def update_message_partial(request: Request, message_id: str) -> Response:
     return await _edit(request, message_id, get_dict(data, "set"), unset, False, data)
 
 
-@router.delete("/messages/{message_id}", name="delete_message")
+@router.delete("/messages/{message_id}", name="DeleteMessage")
 async def delete_message(request: Request, message_id: str) -> Response:
     q = dict(request.query_params)
     body = await json_body(request)
@@ -177,7 +178,7 @@ async def delete_message(request: Request, message_id: str) -> Response:
     return respond(request, {"message": _message_payload(request, view, users)})
 
 
-@router.post("/messages/{message_id}/undelete", name="undelete_message")
+@router.post("/messages/{message_id}/undelete", name="UndeleteMessage")
 async def undelete_message(request: Request, message_id: str) -> Response:
     data = await json_body(request)
     actor, _ = await _actor_and_user(request, {"user_id": data.get("undeleted_by"), **data}, required=False)
@@ -186,7 +187,7 @@ async def undelete_message(request: Request, message_id: str) -> Response:
     return respond(request, {"message": _message_payload(request, view, users)}, 201)
 
 
-@router.get("/messages/{parent_id}/replies", name="get_replies")
+@router.get("/messages/{parent_id}/replies", name="GetReplies")
 async def get_replies(request: Request, parent_id: str) -> Response:
     q = dict(request.query_params)
     actor, _ = await _actor_and_user(request, q, required=False)
@@ -227,20 +228,30 @@ async def _thread_payload(request: Request, conn: Any, actor: Actor, message_id:
     return _thread(request, parent, replies, users, render.channel(channel, ctype, users))
 
 
-@router.post("/threads", name="query_threads")
+@router.post("/threads", name="QueryThreads")
 async def query_threads(request: Request) -> Response:
     data = await json_body(request)
     actor, _ = await _actor_and_user(request, data, required=False)
     limit = get_int(data, "limit", 10, lo=1, hi=25)
     reply_limit = get_int(data, "reply_limit", 2, lo=0, hi=10)
-    offset = get_int(data, "offset", 0, lo=0, hi=10_000)
+    sort = filters.parse_sort(data.get("sort"))
+    offset = 0
+    if cursor := get_str(data, "next"):
+        page = Cursor.decode(cursor)
+        offset, sort = page.offset, sort or page.sort
+    conditions = get_dict(data, "filter")
     async with container_of(request).read() as conn:
-        parents = await messages.thread_parents(conn, actor, limit=limit, offset=offset)
-        out = [await _thread_payload(request, conn, actor, p.id, reply_limit) for p in parents]
-    return respond(request, {"threads": out})
+        parents, more = await messages.thread_parents(conn, actor, conditions, sort, limit=limit, offset=offset)
+        out: dict[str, Any] = {
+            "threads": [await _thread_payload(request, conn, actor, p.id, reply_limit) for p in parents]}
+    if more:
+        out["next"] = Cursor(offset + limit, sort).encode()
+    if offset:
+        out["prev"] = Cursor(max(0, offset - limit), sort).encode()
+    return respond(request, out)
 
 
-@router.get("/threads/{message_id}", name="get_thread")
+@router.get("/threads/{message_id}", name="GetThread")
 async def get_thread(request: Request, message_id: str) -> Response:
     q = dict(request.query_params)
     actor, _ = await _actor_and_user(request, q, required=False)
@@ -249,7 +260,7 @@ async def get_thread(request: Request, message_id: str) -> Response:
     return respond(request, {"thread": out})
 
 
-@router.patch("/threads/{message_id}", name="update_thread_partial")
+@router.patch("/threads/{message_id}", name="UpdateThreadPartial")
 async def update_thread_partial(request: Request, message_id: str) -> Response:
     """A thread's title and custom data are kept on its parent message."""
     data = await json_body(request)
@@ -268,7 +279,7 @@ async def update_thread_partial(request: Request, message_id: str) -> Response:
 
 # --- reactions --------------------------------------------------------------------------------
 
-@router.post("/messages/{message_id}/reaction", name="send_reaction")
+@router.post("/messages/{message_id}/reaction", name="SendReaction")
 async def send_reaction(request: Request, message_id: str) -> Response:
     data = await json_body(request)
     reaction = get_dict(data, "reaction")
@@ -284,7 +295,7 @@ async def send_reaction(request: Request, message_id: str) -> Response:
                              "reaction": render.reaction(saved, users, online)}, 201)
 
 
-@router.delete("/messages/{message_id}/reaction/{kind}", name="delete_reaction")
+@router.delete("/messages/{message_id}/reaction/{kind}", name="DeleteReaction")
 async def delete_reaction(request: Request, message_id: str, kind: str) -> Response:
     actor, user = await _actor_and_user(request, dict(request.query_params), required=True)
     assert user is not None
@@ -295,7 +306,7 @@ async def delete_reaction(request: Request, message_id: str, kind: str) -> Respo
                              "reaction": render.reaction(gone, users, online)})
 
 
-@router.get("/messages/{message_id}/reactions", name="get_reactions")
+@router.get("/messages/{message_id}/reactions", name="GetReactions")
 async def get_reactions(request: Request, message_id: str) -> Response:
     q = dict(request.query_params)
     actor, _ = await _actor_and_user(request, q, required=False)
@@ -309,7 +320,7 @@ async def get_reactions(request: Request, message_id: str) -> Response:
 
 # --- search -----------------------------------------------------------------------------------
 
-@router.get("/search", name="search")
+@router.get("/search", name="Search")
 async def search(request: Request) -> Response:
     payload = payload_param(request)
     actor, _ = await _actor_and_user(request, payload, required=False)
@@ -320,20 +331,20 @@ async def search(request: Request) -> Response:
     if message_conditions is not None and not isinstance(message_conditions, dict):
         raise Invalid("invalid_filter", "message_filter_conditions must be an object")
     sort = filters.parse_sort(payload.get("sort"))
-    cursor = get_str(payload, "next")
+    limit = get_int(payload, "limit", 20, lo=1, hi=chat_search.MAX_LIMIT)
     offset = get_int(payload, "offset", 0, lo=0, hi=chat_search.MAX_OFFSET)
+    cursor = get_str(payload, "next")
     if cursor:
-        if offset or sort:
-            raise Invalid("invalid_pagination", "next cannot be combined with offset or sort")
-        offset = chat_search.decode_cursor(cursor)
+        if offset:
+            raise Invalid("invalid_pagination", "next cannot be combined with offset")
+        page = Cursor.decode(cursor)
+        offset, sort = page.offset, sort or page.sort
     async with container_of(request).read() as conn:
-        views, users, next_offset = await chat_search.search(
+        views, users, more = await chat_search.search(
             conn, actor, payload.get("filter_conditions") or {}, query=query,
-            message_conditions=message_conditions, sort=sort,
-            limit=get_int(payload, "limit", 20, lo=1, hi=chat_search.MAX_LIMIT), offset=offset)
-    out: dict[str, Any] = {"results": [{"message": _message_payload(request, v, users)} for v in views]}
-    if next_offset is not None:
-        out["next"] = chat_search.encode_cursor(next_offset)
-    if offset and cursor:
-        out["previous"] = chat_search.encode_cursor(max(0, offset - len(views)))
+            message_conditions=message_conditions, sort=sort, limit=limit, offset=offset)
+    out: dict[str, Any] = {"results": [{"message": _message_payload(request, v, users)} for v in views],
+                           "next": Cursor(offset + limit, sort).encode() if more else ""}
+    if offset:
+        out["previous"] = Cursor(max(0, offset - limit), sort).encode()
     return respond(request, out)

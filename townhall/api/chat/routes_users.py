@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -24,7 +25,7 @@ from townhall.core import filters, tasks
 from townhall.core.accounts import service as accounts
 from townhall.core.accounts.service import UserFields
 from townhall.core.chat.events import UserClientEvent
-from townhall.core.clock import new_id
+from townhall.core.clock import iso, new_id
 from townhall.core.errors import Forbidden, Invalid
 from townhall.core.events import user_topic
 
@@ -45,7 +46,7 @@ def _online(request: Request) -> render.Online:
     return request.app.state.hub.is_online
 
 
-@router.post("/users", name="upsert_users")
+@router.post("/users", name="UpdateUsers")
 async def upsert_users(request: Request) -> Response:
     caller = _caller(request)
     data = await json_body(request)
@@ -70,7 +71,7 @@ async def upsert_users(request: Request) -> Response:
     return respond(request, {"users": {u.chat_id: render.user(u, online) for u in saved}})
 
 
-@router.patch("/users", name="update_users_partial")
+@router.patch("/users", name="UpdateUsersPartial")
 async def update_users_partial(request: Request) -> Response:
     caller = _caller(request)
     data = await json_body(request)
@@ -99,7 +100,7 @@ async def update_users_partial(request: Request) -> Response:
     return respond(request, {"users": out})
 
 
-@router.get("/users", name="query_users")
+@router.get("/users", name="QueryUsers")
 async def query_users(request: Request) -> Response:
     payload = payload_param(request)
     conditions = payload.get("filter_conditions", {})
@@ -117,7 +118,7 @@ async def query_users(request: Request) -> Response:
     return respond(request, {"users": [render.user(u, online) for u in found], "presence": presence})
 
 
-@router.post("/guest", name="create_guest")
+@router.post("/guest", name="CreateGuest")
 async def create_guest(request: Request) -> Response:
     data = await json_body(request)
     given = get_dict(data, "user")
@@ -129,8 +130,6 @@ async def create_guest(request: Request) -> Response:
             raise Invalid("user_exists", f'user "{spec.chat_id}" already exists; guests need a new id')
     async with container.uow() as uow:
         (saved,) = await accounts.upsert_chat_users(uow, [spec])
-    import jwt
-
     token = jwt.encode({"user_id": saved.chat_id}, container.credentials.chat_api_secret, algorithm="HS256")
     return respond(request, {"user": render.user(saved), "access_token": token}, 201)
 
@@ -146,13 +145,13 @@ async def _set_state(request: Request, chat_ids: list[str], *, deactivated: bool
                                              deactivated=deactivated, deleted=deleted)
 
 
-@router.post("/users/{user_id}/deactivate", name="deactivate_user")
+@router.post("/users/{user_id}/deactivate", name="DeactivateUser")
 async def deactivate_user(request: Request, user_id: str) -> Response:
     (user,) = await _set_state(request, [user_id], deactivated=True)
     return respond(request, {"user": render.user(user)})
 
 
-@router.post("/users/{user_id}/reactivate", name="reactivate_user")
+@router.post("/users/{user_id}/reactivate", name="ReactivateUser")
 async def reactivate_user(request: Request, user_id: str) -> Response:
     (user,) = await _set_state(request, [user_id], deactivated=False)
     return respond(request, {"user": render.user(user)})
@@ -165,21 +164,21 @@ def _user_ids(data: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-@router.post("/users/deactivate", name="deactivate_users")
+@router.post("/users/deactivate", name="DeactivateUsers")
 async def deactivate_users(request: Request) -> Response:
     data = await json_body(request)
     users = await _set_state(request, _user_ids(data), deactivated=True)
-    return await _task_response(request, "deactivate_users", {"users": [u.chat_id for u in users]})
+    return await _task_response(request, "deactivate_users", {"users": [render.user(u) for u in users]})
 
 
-@router.post("/users/reactivate", name="reactivate_users")
+@router.post("/users/reactivate", name="ReactivateUsers")
 async def reactivate_users(request: Request) -> Response:
     data = await json_body(request)
     users = await _set_state(request, _user_ids(data), deactivated=False)
-    return await _task_response(request, "reactivate_users", {"users": [u.chat_id for u in users]})
+    return await _task_response(request, "reactivate_users", {"users": [render.user(u) for u in users]})
 
 
-@router.post("/users/restore", name="restore_users")
+@router.post("/users/restore", name="RestoreUsers")
 async def restore_users(request: Request) -> Response:
     data = await json_body(request)
     await _set_state(request, _user_ids(data), deleted=False)
@@ -193,7 +192,7 @@ async def _task_response(request: Request, kind: str, result: dict[str, Any]) ->
     return respond(request, {"task_id": task_id}, 201)
 
 
-@router.delete("/users/{user_id}", name="delete_user")
+@router.delete("/users/{user_id}", name="DeleteUser")
 async def delete_user(request: Request, user_id: str) -> Response:
     q = request.query_params
     hard = q.get("hard_delete") == "true"
@@ -210,7 +209,7 @@ async def delete_user(request: Request, user_id: str) -> Response:
     return respond(request, {"user": render.user(result)})
 
 
-@router.post("/users/delete", name="delete_users")
+@router.post("/users/delete", name="DeleteUsers")
 async def delete_users(request: Request) -> Response:
     data = await json_body(request)
     caller = _caller(request)
@@ -226,22 +225,20 @@ async def delete_users(request: Request) -> Response:
             await accounts.set_user_state(uow, [found[c].id for c in ids], deleted=True)
         else:
             await accounts.hard_delete_users(uow, list(found.values()))
-        task_id = await tasks.record_completed(uow, "delete_users", {"users": ids, "mode": mode})
+        task_id = await tasks.record_completed(uow, "delete_users", {c: {"status": "ok"} for c in ids})
     return respond(request, {"task_id": task_id}, 201)
 
 
-@router.get("/tasks/{task_id}", name="get_task")
+@router.get("/tasks/{task_id}", name="GetTask")
 async def get_task(request: Request, task_id: str) -> Response:
     _require_server(_caller(request), "reading a task")
     async with container_of(request).read() as conn:
         task = await tasks.get_task(conn, task_id)
-    from townhall.core.clock import iso
-
     return respond(request, {"task_id": task["id"], "status": task["status"], "result": task["result"] or {},
                              "created_at": iso(task["created_at"]), "updated_at": iso(task["updated_at"])})
 
 
-@router.post("/users/{user_id}/event", name="send_user_event")
+@router.post("/users/{user_id}/event", name="SendUserCustomEvent")
 async def send_user_event(request: Request, user_id: str) -> Response:
     _require_server(_caller(request), "sending a user event")
     data = await json_body(request)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
@@ -35,6 +35,7 @@ from townhall.core.chat.store import (
     member_ids,
     message_from_row,
     message_select,
+    page_bounds,
 )
 from townhall.core.chat.tables import channels, members, messages
 from townhall.core.chat.views import load_users, member_users, message_views
@@ -47,7 +48,7 @@ CHANNEL_ID_RE = re.compile(r"^[a-zA-Z0-9_\-!@]{1,64}$")
 CHANNEL_RESERVED = frozenset(
     {"id", "cid", "type", "created_by", "created_by_id", "created_at", "updated_at", "deleted_at",
      "last_message_at", "member_count", "members", "config", "own_capabilities", "truncated_at",
-     "disabled", "frozen", "team", "hidden", "duration"}
+     "disabled", "frozen", "team", "hidden", "duration", "invites"}
 )
 MEMBER_ROLES = ("channel_member", "channel_moderator")
 MAX_MEMBERS_PER_CALL = 100
@@ -128,8 +129,9 @@ async def _refresh_member_count(conn: AsyncConnection, channel_pk: int) -> None:
 async def get_or_create(
     uow: UnitOfWork, actor: Actor, type_name: str, channel_id: str | None, data: Mapping[str, Any],
     *, member_chat_ids: Sequence[str] = (), creator: User | None = None,
+    invite_chat_ids: Sequence[str] = (), roles: Mapping[str, str] | None = None,
 ) -> tuple[Channel, bool]:
-    """Return the channel, creating it (with its members) when it does not exist yet."""
+    """Return the channel, creating it (with its members and invitees) when it does not exist yet."""
     conn = uow.conn
     await types.get_type(conn, type_name)
     if channel_id is None:
@@ -146,9 +148,11 @@ async def get_or_create(
         raise Invalid("missing_creator", "either data.created_by or data.created_by_id must be provided "
                                          "when using server side auth")
     check(Action.CREATE_CHANNEL, actor, type_name, None)
-    if len(member_chat_ids) > MAX_MEMBERS_PER_CALL:
+    if len(member_chat_ids) + len(invite_chat_ids) > MAX_MEMBERS_PER_CALL:
         raise Invalid("too_many_members", f"at most {MAX_MEMBERS_PER_CALL} members can be added at once")
-    users = await require_chat_users(conn, member_chat_ids) if member_chat_ids else {}
+    everyone = [*member_chat_ids, *invite_chat_ids]
+    users = await require_chat_users(conn, everyone) if everyone else {}
+    role_ids = _role_ids(users, roles)
     stamp = now()
     # A concurrent creator may win the race: the unique cid makes us fall back to theirs.
     inserted = await conn.execute(
@@ -161,11 +165,17 @@ async def get_or_create(
     pk = inserted.scalar_one()
     channel = await get_channel(conn, cid)
     added = await _insert_members(
-        conn, channel, [users[c] for c in dict.fromkeys(member_chat_ids)], owner_id=creator.id
+        conn, channel, [users[c] for c in dict.fromkeys(member_chat_ids)], owner_id=creator.id,
+        roles=role_ids,
+    )
+    invited = await _insert_members(
+        conn, channel, [users[c] for c in dict.fromkeys(invite_chat_ids)], invited=True, roles=role_ids,
     )
     channel = await get_channel(conn, cid)
     for m in added:
         _emit_member(uow, channel, "added", m, actor)
+    for m in invited:
+        _emit_member(uow, channel, "invited", m, actor)
     assert pk == channel.pk
     return channel, True
 
@@ -216,19 +226,8 @@ async def channel_messages(
     since = visible_since(channel, member)
     if since is not None:
         stmt = stmt.where(messages.c.created_at > since)
-    ascending = False
-    key = tuple_(messages.c.created_at, messages.c.pk)
-    for bound, op in ((page.id_lt, "lt"), (page.id_lte, "lte"), (page.id_gt, "gt"), (page.id_gte, "gte")):
-        if bound is None:
-            continue
-        pivot = (await conn.execute(
-            select(messages.c.created_at, messages.c.pk).where(messages.c.id == bound)
-        )).first()
-        if pivot is None:
-            raise Invalid("invalid_pagination", f"message {bound} used for pagination does not exist")
-        at = tuple_(literal(pivot.created_at, messages.c.created_at.type), literal(pivot.pk))
-        stmt = stmt.where({"lt": key < at, "lte": key <= at, "gt": key > at, "gte": key >= at}[op])
-        ascending = ascending or op in ("gt", "gte")
+    clauses, ascending = await page_bounds(conn, page)
+    stmt = stmt.where(*clauses)
     if ascending:
         stmt = stmt.order_by(messages.c.created_at, messages.c.pk).limit(limit)
         return [message_from_row(r) for r in await conn.execute(stmt)]
@@ -407,17 +406,23 @@ async def add_members(
     if len(chat_ids) > MAX_MEMBERS_PER_CALL:
         raise Invalid("too_many_members", f"at most {MAX_MEMBERS_PER_CALL} members can be added at once")
     users = await require_chat_users(uow.conn, chat_ids)
-    role_ids = {}
-    for chat_id, role in (roles or {}).items():
-        if role not in MEMBER_ROLES:
-            raise Invalid("invalid_role", f'channel role "{role}" is not one of {", ".join(MEMBER_ROLES)}')
-        role_ids[users[chat_id].id] = role
+    role_ids = _role_ids(users, roles)
     added = await _insert_members(uow.conn, channel, [users[c] for c in dict.fromkeys(chat_ids)],
                                   invited=invited, roles=role_ids)
     fresh = await get_channel(uow.conn, channel.cid)
     for m in added:
         _emit_member(uow, fresh, "invited" if invited else "added", m, actor)
     return added
+
+
+def _role_ids(users: Mapping[str, User], roles: Mapping[str, str] | None) -> dict[int, str]:
+    out = {}
+    for chat_id, role in (roles or {}).items():
+        if role not in MEMBER_ROLES:
+            raise Invalid("invalid_role", f'channel role "{role}" is not one of {", ".join(MEMBER_ROLES)}')
+        if chat_id in users:
+            out[users[chat_id].id] = role
+    return out
 
 
 async def remove_members(
@@ -441,17 +446,24 @@ async def remove_members(
 
 
 async def set_member_roles(
-    uow: UnitOfWork, actor: Actor, channel: Channel, member: Member | None, roles: Mapping[str, str]
+    uow: UnitOfWork, actor: Actor, channel: Channel, member: Member | None, roles: Mapping[str, str],
+    *, add_missing: bool = False,
 ) -> list[Member]:
+    """Change members' channel roles; with ``add_missing`` users not yet members join with it."""
     check(Action.UPDATE_MEMBERS, actor, channel.type, member, channel)
     users = await require_chat_users(uow.conn, list(roles))
+    role_ids = _role_ids(users, roles)
     changed = []
-    for chat_id, role in roles.items():
-        if role not in MEMBER_ROLES:
-            raise Invalid("invalid_role", f'channel role "{role}" is not one of {", ".join(MEMBER_ROLES)}')
+    if add_missing:
+        present = {m.user_id for m in await get_members(uow.conn, channel.pk, role_ids)}
+        missing = [c for c in roles if users[c].id not in present]
+        if missing:
+            await add_members(uow, actor, channel, member, missing, roles={c: roles[c] for c in missing})
+    for chat_id in roles:
         target = await get_member(uow.conn, channel.pk, users[chat_id].id)
         if target is None:
             raise NotFound("member_not_found", f'user "{chat_id}" is not a member of {channel.cid}')
+        role = role_ids[target.user_id]
         await uow.conn.execute(
             update(members).where(members.c.channel_pk == channel.pk, members.c.user_id == target.user_id)
             .values(channel_role=role, updated_at=now())

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from townhall.core import filters
 from townhall.core.accounts.models import User
+from townhall.core.accounts.tables import identities
 from townhall.core.accounts.service import require_chat_users
 from townhall.core.chat import channel_types as types
 from townhall.core.chat.channels import Page, visible_since
@@ -27,8 +29,9 @@ from townhall.core.chat.store import (
     member_ids,
     message_from_row,
     message_select,
+    page_bounds,
 )
-from townhall.core.chat.tables import channels, members, messages
+from townhall.core.chat.tables import channels, members, messages, thread_reads
 from townhall.core.chat.views import load_users, message_views, referenced_user_ids
 from townhall.core.clock import new_id, now
 from townhall.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -200,6 +203,7 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
                 thread_participant_ids=participants,
             )
         )
+        await _update_thread_reads(conn, parent, participants, sender.id, values["id"], stamp)
     await conn.execute(update(channels).where(channels.c.pk == channel.pk).values(last_message_at=stamp))
     await _update_read_state(conn, plan, values["id"], values["type"], stamp)
     stored = Message(pk=pk, cid=channel.cid, **values)
@@ -208,6 +212,21 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
     uow.emit(MessageNew(topic=channel_topic(channel.cid), channel=fresh, view=view, users=plan.users,
                         actor_id=sender.id, member_ids=plan.member_ids))
     return view, plan.users, True
+
+
+async def _update_thread_reads(conn: AsyncConnection, parent: Message, participants: list[int],
+                               sender_id: int, message_id: str, stamp: datetime) -> None:
+    """The replier has read the thread; every other participant has one more unread reply."""
+    await conn.execute(insert_ignoring_conflicts(conn, thread_reads), [
+        {"parent_pk": parent.pk, "user_id": user_id, "unread_replies": 0, "last_read": stamp}
+        for user_id in participants
+    ])
+    is_sender = thread_reads.c.user_id == sender_id
+    await conn.execute(update(thread_reads).where(thread_reads.c.parent_pk == parent.pk).values(
+        unread_replies=case((is_sender, 0), else_=thread_reads.c.unread_replies + 1),
+        last_read=case((is_sender, stamp), else_=thread_reads.c.last_read),
+        last_read_message_id=case((is_sender, message_id), else_=thread_reads.c.last_read_message_id),
+    ))
 
 
 async def _update_read_state(conn: AsyncConnection, plan: SendPlan, message_id: str, msg_type: str,
@@ -386,46 +405,65 @@ async def undelete(uow: UnitOfWork, actor: Actor, message_id: str) -> tuple[Mess
 
 
 async def replies(
-    conn: AsyncConnection, actor: Actor, parent_id: str, page: Page, *, ascending: bool = True,
-    users: Users | None = None,
+    conn: AsyncConnection, actor: Actor, parent_id: str, page: Page, users: Users | None = None,
 ) -> tuple[list[MessageView], Users]:
+    """Replies of a thread, oldest first: the newest ``limit`` ones (before ``id_lt``/``id_lte``
+    when given), or the oldest ones after ``id_gt``/``id_gte``."""
     parent, channel, _, member = await access_message(conn, actor, parent_id, Action.READ_CHANNEL)
-    limit = max(0, min(page.limit, 300))
     stmt = message_select().where(messages.c.parent_id == parent.id)
     since = visible_since(channel, member)
     if since is not None:
         stmt = stmt.where(messages.c.created_at > since)
-    for bound, op in ((page.id_lt, "lt"), (page.id_lte, "lte"), (page.id_gt, "gt"), (page.id_gte, "gte")):
-        if bound is None:
-            continue
-        pivot = await get_message(conn, bound)
-        col = messages.c.created_at
-        stmt = stmt.where({"lt": col < pivot.created_at, "lte": col <= pivot.created_at,
-                           "gt": col > pivot.created_at, "gte": col >= pivot.created_at}[op])
-    newest_first = page.id_lt is not None or page.id_lte is not None or not ascending
-    order = (messages.c.created_at.desc(), messages.c.pk.desc()) if newest_first else (
-        messages.c.created_at, messages.c.pk)
-    rows = await conn.execute(stmt.order_by(*order).limit(limit).offset(page.offset))
+    clauses, forward = await page_bounds(conn, page)
+    stmt = stmt.where(*clauses)
+    order = (messages.c.created_at, messages.c.pk) if forward else (
+        messages.c.created_at.desc(), messages.c.pk.desc())
+    rows = await conn.execute(stmt.order_by(*order).limit(max(0, min(page.limit, 300))).offset(page.offset))
     found = [message_from_row(r) for r in rows]
-    if newest_first and ascending:
+    if not forward:
         found.reverse()
     return await message_views(conn, found, actor.user_id, users)
 
 
+def thread_filter_fields() -> dict[str, Any]:
+    def created_by(op: str, value: Any) -> Any:
+        ids = value if isinstance(value, list) else [value]
+        users = select(identities.c.user_id).where(identities.c.kind == "chat", identities.c.value.in_(ids))
+        if op in ("$eq", "$in"):
+            return messages.c.user_id.in_(users)
+        if op in ("$ne", "$nin"):
+            return messages.c.user_id.not_in(users)
+        raise Invalid("invalid_filter", f"created_by_user_id does not support {op}")
+
+    return {
+        "parent_id": messages.c.id, "parent_message_id": messages.c.id, "channel_cid": channels.c.cid,
+        "cid": channels.c.cid, "created_by_user_id": created_by, "created_at": messages.c.created_at,
+        "updated_at": messages.c.updated_at, "last_message_at": messages.c.last_reply_at,
+        "reply_count": messages.c.reply_count,
+    }
+
+
 async def thread_parents(
-    conn: AsyncConnection, actor: Actor, *, limit: int, offset: int
-) -> list[Message]:
-    """Threads the caller takes part in, most recently active first."""
-    stmt = message_select().where(messages.c.reply_count > 0, messages.c.deleted_at.is_(None))
+    conn: AsyncConnection, actor: Actor, conditions: Mapping[str, Any], sort: Sequence[tuple[str, int]],
+    *, limit: int, offset: int,
+) -> tuple[list[Message], bool]:
+    """Threads (parents with replies) the caller takes part in, most recently active first.
+
+    Returns the parents and whether there are more after this page."""
+    fields = thread_filter_fields()
+    stmt = message_select().where(messages.c.reply_count > 0, messages.c.deleted_at.is_(None),
+                                  channels.c.deleted_at.is_(None),
+                                  filters.compile_filter(conditions, fields))
     if actor.user_id is not None:
         mine = select(members.c.channel_pk).where(members.c.user_id == actor.user_id)
         replied = select(messages.c.parent_id).where(messages.c.user_id == actor.user_id,
                                                      messages.c.parent_id.is_not(None))
         stmt = stmt.where(messages.c.channel_pk.in_(mine),
                           or_(messages.c.user_id == actor.user_id, messages.c.id.in_(replied)))
-    rows = await conn.execute(stmt.order_by(messages.c.last_reply_at.desc(), messages.c.pk.desc())
-                              .limit(limit).offset(offset))
-    return [message_from_row(r) for r in rows]
+    order = filters.compile_sort(sort or [("last_message_at", -1)], fields)
+    rows = await conn.execute(stmt.order_by(*order, messages.c.pk.desc()).limit(limit + 1).offset(offset))
+    found = [message_from_row(r) for r in rows]
+    return found[:limit], len(found) > limit
 
 
 async def can_read(conn: AsyncConnection, actor: Actor, channel: Channel) -> bool:

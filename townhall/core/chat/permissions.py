@@ -115,3 +115,17 @@ def check(action: Action, actor: Actor, channel_type: str, member: Member | None
             f"allowed to perform action {action.value} in scope '{where}'",
             action=action.value,
         )
+
+
+def default_grants(channel_type: str) -> dict[str, list[str]]:
+    """The grants this module applies to a channel type, by role, as Stream lists them."""
+    non_member = _NON_MEMBER[_POLICY.get(channel_type, "members_only")]
+    return {
+        "admin": sorted(a.value for a in Action),
+        "owner": sorted(a.value for a in _OWNER),
+        "channel_moderator": sorted(a.value for a in _MODERATOR),
+        "channel_member": sorted(a.value for a in _MEMBER),
+        "user": sorted(a.value for a in non_member),
+        "guest": sorted(a.value for a in non_member),
+        "anonymous": sorted(a.value for a in _ANONYMOUS.get(channel_type, frozenset())),
+    }

@@ -12,20 +12,22 @@ from townhall.core.chat.events import MarkedUnread, MessageRead
 from townhall.core.chat.models import Channel, Member, Users
 from townhall.core.chat.permissions import Action, Actor, check
 from townhall.core.chat.store import get_member, get_message
-from townhall.core.chat.tables import channels, members, messages
+from townhall.core.chat.tables import channels, members, messages, thread_reads
 from townhall.core.chat.views import load_users
 from townhall.core.clock import now
-from townhall.core.errors import Invalid, NotFound
+from townhall.core.errors import Invalid
 from townhall.core.events import channel_topic
 from townhall.core.uow import UnitOfWork
 
 
 async def mark_read(
-    uow: UnitOfWork, actor: Actor, channel: Channel, member: Member | None, message_id: str | None = None
-) -> Member:
+    uow: UnitOfWork, actor: Actor, channel: Channel, member: Member | None, message_id: str | None = None,
+) -> Member | None:
+    """Mark the channel read (up to ``message_id`` when given). Readers who are not members
+    (the creator, livestream watchers) have no read state: nothing changes for them."""
     check(Action.MARK_READ, actor, channel.type, member, channel)
     if member is None:
-        raise NotFound("member_not_found", "only members have a read state")
+        return None
     conn = uow.conn
     stamp = now()
     last_id = message_id
@@ -67,11 +69,11 @@ async def _count_after(conn: AsyncConnection, channel: Channel, at: object, pk: 
 
 async def mark_unread(
     uow: UnitOfWork, actor: Actor, channel: Channel, member: Member | None, message_id: str
-) -> Member:
+) -> Member | None:
     """Unread from ``message_id`` on: it and everything after it count as unread."""
     check(Action.MARK_READ, actor, channel.type, member, channel)
     if member is None:
-        raise NotFound("member_not_found", "only members have a read state")
+        return None
     conn = uow.conn
     message = await get_message(conn, message_id)
     if message.channel_pk != channel.pk:
@@ -124,4 +126,41 @@ async def unread_by_channel(conn: AsyncConnection, user_ids: Sequence[int]) -> d
     )
     for row in rows:
         out[row.user_id].append(ChannelUnread(row.cid, row.type, row.unread_messages, row.last_read))
+    return out
+
+
+async def mark_thread_read(uow: UnitOfWork, actor: Actor, channel: Channel, member: Member | None,
+                           parent_id: str) -> None:
+    check(Action.MARK_READ, actor, channel.type, member, channel)
+    parent = await get_message(uow.conn, parent_id)
+    if parent.channel_pk != channel.pk:
+        raise Invalid("invalid_message", "the thread belongs to another channel")
+    if actor.user_id is None:
+        return
+    await uow.conn.execute(
+        update(thread_reads).where(thread_reads.c.parent_pk == parent.pk, thread_reads.c.user_id == actor.user_id)
+        .values(unread_replies=0, last_read=now())
+    )
+
+
+@dataclass(slots=True)
+class ThreadUnread:
+    parent_id: str
+    unread: int
+    last_read: object
+    last_read_message_id: str | None
+
+
+async def unread_threads(conn: AsyncConnection, user_ids: Sequence[int]) -> dict[int, list[ThreadUnread]]:
+    out: dict[int, list[ThreadUnread]] = {u: [] for u in user_ids}
+    if not user_ids:
+        return out
+    rows = await conn.execute(
+        select(thread_reads.c.user_id, messages.c.id, thread_reads.c.unread_replies, thread_reads.c.last_read,
+               thread_reads.c.last_read_message_id)
+        .join(messages, messages.c.pk == thread_reads.c.parent_pk)
+        .where(thread_reads.c.user_id.in_(list(user_ids)), thread_reads.c.unread_replies > 0)
+    )
+    for row in rows:
+        out[row.user_id].append(ThreadUnread(row.id, row.unread_replies, row.last_read, row.last_read_message_id))
     return out

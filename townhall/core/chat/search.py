@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import func, literal_column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,17 +23,6 @@ from townhall.core.errors import Invalid
 MAX_LIMIT = 100
 MAX_OFFSET = 1000
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"o": offset})).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        return int(orjson.loads(base64.urlsafe_b64decode(cursor.encode()))["o"])
-    except Exception as exc:
-        raise Invalid("invalid_cursor", "next is not a cursor this server issued") from exc
 
 
 def _fulltext(conn: AsyncConnection, query: str) -> Any:
@@ -72,8 +59,8 @@ async def search(
     conn: AsyncConnection, actor: Actor, channel_conditions: Mapping[str, Any], *,
     query: str | None, message_conditions: Mapping[str, Any] | None, sort: Sequence[tuple[str, int]],
     limit: int, offset: int,
-) -> tuple[list[MessageView], Users, int | None]:
-    """Returns the matches, the users they reference, and the offset of the next page (or None)."""
+) -> tuple[list[MessageView], Users, bool]:
+    """Returns the matches, the users they reference, and whether more follow this page."""
     if not channel_conditions:
         raise Invalid("invalid_filter", "filter_conditions (the channels to search) is required")
     if (query is None) == (message_conditions is None):
@@ -103,13 +90,11 @@ async def search(
             stmt = stmt.where(_fulltext(conn, str(q["$q"])))
             message_conditions = rest
         stmt = stmt.where(filters.compile_filter(message_conditions, fields, custom=messages.c.custom))
-    order = filters.compile_sort(sort or [("created_at", -1)], _message_fields(), custom=messages.c.custom) \
-        if sort else [messages.c.created_at.desc()]
+    order = filters.compile_sort(sort or [("created_at", -1)], _message_fields(), custom=messages.c.custom)
     rows = await conn.execute(stmt.order_by(*order, messages.c.pk.desc()).limit(limit + 1).offset(offset))
     found = [message_from_row(r) for r in rows]
-    more = len(found) > limit
     views, users = await message_views(conn, found[:limit], actor.user_id)
-    return views, users, offset + limit if more else None
+    return views, users, len(found) > limit
 
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core.chat.models import Channel, Member, Message, Reaction
 from townhall.core.chat.tables import channels, members, messages
 from townhall.core.clock import now
-from townhall.core.errors import NotFound
+from townhall.core.errors import Invalid, NotFound
 
 _message_select = select(messages, channels.c.cid).join(channels, channels.c.pk == messages.c.channel_pk)
 
@@ -132,3 +132,21 @@ def message_select() -> Any:
     return _message_select
 
 
+
+
+async def page_bounds(conn: AsyncConnection, page: Any) -> tuple[list[Any], bool]:
+    """WHERE clauses for ``id_lt/id_lte/id_gt/id_gte`` paging over (created_at, pk), and whether
+    the page runs forward (after a pivot) rather than back from the newest."""
+    key = tuple_(messages.c.created_at, messages.c.pk)
+    clauses, forward = [], False
+    for bound, op in ((page.id_lt, "lt"), (page.id_lte, "lte"), (page.id_gt, "gt"), (page.id_gte, "gte")):
+        if bound is None:
+            continue
+        pivot = (await conn.execute(
+            select(messages.c.created_at, messages.c.pk).where(messages.c.id == bound))).first()
+        if pivot is None:
+            raise Invalid("invalid_pagination", f"message {bound} used for pagination does not exist")
+        at = tuple_(literal(pivot.created_at, messages.c.created_at.type), literal(pivot.pk))
+        clauses.append({"lt": key < at, "lte": key <= at, "gt": key > at, "gte": key >= at}[op])
+        forward = forward or op in ("gt", "gte")
+    return clauses, forward

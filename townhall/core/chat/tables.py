@@ -130,3 +130,15 @@ app_settings = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Json, nullable=False),
 )
+
+# Read state of a thread for each of its participants (the parent's author and every replier).
+thread_reads = Table(
+    "chat_thread_reads",
+    metadata,
+    Column("parent_pk", BigId, ForeignKey("chat_messages.pk", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("unread_replies", Integer, nullable=False, default=0),
+    Column("last_read", UTCDateTime),
+    Column("last_read_message_id", String(255)),
+    Index("ix_chat_thread_reads_user", "user_id"),
+)
