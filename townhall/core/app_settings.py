@@ -28,7 +28,6 @@ DEFAULTS: dict[str, Any] = {
     "user_search_disallowed_roles": [],
     "reminders_interval": 0,
 }
-# Settings this server accepts but does not act on yet (see the README's compatibility notes).
 _TYPES = {k: type(v) for k, v in DEFAULTS.items()}
 
 
@@ -40,7 +39,7 @@ async def get(conn: AsyncConnection) -> dict[str, Any]:
 async def change(uow: UnitOfWork, changes: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in changes.items():
         if key not in _TYPES:
-            raise Invalid("invalid_setting", f"unknown app setting {key}")
+            continue  # kept as given: settings of features this server does not have yet
         if not isinstance(value, _TYPES[key]):
             raise Invalid("invalid_setting", f"app setting {key} must be of type {_TYPES[key].__name__}")
     if key_values := dict(changes):

@@ -241,10 +241,10 @@ async def query_threads(request: Request) -> Response:
         offset, sort = page.offset, sort or page.sort
     conditions = get_dict(data, "filter")
     async with container_of(request).read() as conn:
-        parents, more = await messages.thread_parents(conn, actor, conditions, sort, limit=limit, offset=offset)
+        parents = await messages.thread_parents(conn, actor, conditions, sort, limit=limit, offset=offset)
         out: dict[str, Any] = {
             "threads": [await _thread_payload(request, conn, actor, p.id, reply_limit) for p in parents]}
-    if more:
+    if len(parents) == limit:  # as Stream does: a full page offers a next one
         out["next"] = Cursor(offset + limit, sort).encode()
     if offset:
         out["prev"] = Cursor(max(0, offset - limit), sort).encode()
@@ -344,7 +344,7 @@ async def search(request: Request) -> Response:
             conn, actor, payload.get("filter_conditions") or {}, query=query,
             message_conditions=message_conditions, sort=sort, limit=limit, offset=offset)
     out: dict[str, Any] = {"results": [{"message": _message_payload(request, v, users)} for v in views],
-                           "next": Cursor(offset + limit, sort).encode() if more else ""}
+                           "next": Cursor(offset + limit, sort).encode() if more else None}
     if offset:
         out["previous"] = Cursor(max(0, offset - limit), sort).encode()
     return respond(request, out)

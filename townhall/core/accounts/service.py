@@ -26,7 +26,7 @@ MAX_ID_LENGTH = 255
 COLUMN_FIELDS = ("name", "image", "role", "language", "invisible")
 READ_ONLY_FIELDS = frozenset(
     {"id", "created_at", "updated_at", "last_active", "online", "banned", "deactivated_at",
-     "deleted_at", "shadow_banned", "teams", "devices", "mutes", "channel_mutes",
+     "deleted_at", "shadow_banned", "devices", "mutes", "channel_mutes",
      "unread_count", "total_unread_count", "unread_channels", "unread_threads", "revoke_tokens_issued_before"}
 )
 

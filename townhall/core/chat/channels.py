@@ -164,9 +164,10 @@ async def get_or_create(
     )
     pk = inserted.scalar_one()
     channel = await get_channel(conn, cid)
+    invitees = set(invite_chat_ids)  # listed in both: an invited member until they accept
     added = await _insert_members(
-        conn, channel, [users[c] for c in dict.fromkeys(member_chat_ids)], owner_id=creator.id,
-        roles=role_ids,
+        conn, channel, [users[c] for c in dict.fromkeys(member_chat_ids) if c not in invitees],
+        owner_id=creator.id, roles=role_ids,
     )
     invited = await _insert_members(
         conn, channel, [users[c] for c in dict.fromkeys(invite_chat_ids)], invited=True, roles=role_ids,
@@ -251,7 +252,7 @@ async def _pinned_messages(conn: AsyncConnection, channel: Channel, member: Memb
 
 # --- querying channels ------------------------------------------------------------------------
 
-_OPEN_TYPES = ("livestream", "gaming")
+OPEN_TYPES = ("livestream", "gaming")  # readable by every user (permissions.py)
 
 
 def channel_filter_fields(actor: Actor) -> dict[str, Any]:
@@ -313,10 +314,22 @@ def channel_filter_fields(actor: Actor) -> dict[str, Any]:
         "updated_at": channels.c.updated_at, "frozen": channels.c.frozen,
         "disabled": channels.c.disabled, "member_count": channels.c.member_count,
         "hidden": membership_flag(members.c.hidden.is_(True)), "joined": joined, "muted": muted,
+        # per-member flags set with a member partial update ({"set": {"pinned": true}})
+        "pinned": membership_flag(members.c.custom["pinned"].as_boolean().is_(True)),
+        "archived": membership_flag(members.c.custom["archived"].as_boolean().is_(True)),
         "last_updated": func.coalesce(channels.c.last_message_at, channels.c.created_at),
         "invite": membership_flag(and_(members.c.invited.is_(True), members.c.invite_accepted_at.is_(None),
                                        members.c.invite_rejected_at.is_(None))),
     }
+
+
+def readable_by(actor: Actor) -> Any:
+    """SQL for "a channel this client-side caller may read" (see permissions: members, the
+    creator, admins; anyone for the open types)."""
+    if actor.user is not None and actor.user.role == "admin":
+        return literal(True)
+    mine = select(members.c.channel_pk).where(members.c.user_id == actor.user_id)
+    return or_(channels.c.type.in_(OPEN_TYPES), channels.c.pk.in_(mine), channels.c.created_by_id == actor.user_id)
 
 
 def _mentions_field(conditions: Mapping[str, Any], name: str) -> bool:
@@ -343,10 +356,8 @@ async def query_channels(
         if me is not None and not _mentions_field(conditions, "hidden"):
             hidden = select(members.c.channel_pk).where(members.c.user_id == me, members.c.hidden.is_(True))
             stmt = stmt.where(channels.c.pk.not_in(hidden))
-    if not actor.server and not (actor.user and actor.user.role == "admin"):
-        mine = select(members.c.channel_pk).where(members.c.user_id == me)
-        stmt = stmt.where(or_(channels.c.type.in_(_OPEN_TYPES), channels.c.pk.in_(mine),
-                              channels.c.created_by_id == me))
+    if not actor.server:
+        stmt = stmt.where(readable_by(actor))
     order = filters.compile_sort(sort or [("last_updated", -1)], fields, custom=channels.c.custom)
     stmt = stmt.order_by(*order, channels.c.pk.desc()).limit(limit).offset(offset)
     found = [channel_from_row(r) for r in await conn.execute(stmt)]

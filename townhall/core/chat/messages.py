@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, insert, or_, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
@@ -16,7 +16,7 @@ from townhall.core.accounts.models import User
 from townhall.core.accounts.tables import identities
 from townhall.core.accounts.service import require_chat_users
 from townhall.core.chat import channel_types as types
-from townhall.core.chat.channels import Page, visible_since
+from townhall.core.chat.channels import Page, readable_by, visible_since
 from townhall.core.chat.events import MessageDeleted, MessageNew, MessageUndeleted, MessageUpdated
 from townhall.core.chat.models import Channel, ChannelType, Member, Message, MessageView, Users
 from townhall.core.chat.permissions import Action, Actor, allowed, check
@@ -418,7 +418,8 @@ async def replies(
     stmt = stmt.where(*clauses)
     order = (messages.c.created_at, messages.c.pk) if forward else (
         messages.c.created_at.desc(), messages.c.pk.desc())
-    rows = await conn.execute(stmt.order_by(*order).limit(max(0, min(page.limit, 300))).offset(page.offset))
+    # Like Stream, replies page by id only (an offset does not move the window).
+    rows = await conn.execute(stmt.order_by(*order).limit(max(0, min(page.limit, 300))))
     found = [message_from_row(r) for r in rows]
     if not forward:
         found.reverse()
@@ -446,24 +447,21 @@ def thread_filter_fields() -> dict[str, Any]:
 async def thread_parents(
     conn: AsyncConnection, actor: Actor, conditions: Mapping[str, Any], sort: Sequence[tuple[str, int]],
     *, limit: int, offset: int,
-) -> tuple[list[Message], bool]:
-    """Threads (parents with replies) the caller takes part in, most recently active first.
-
-    Returns the parents and whether there are more after this page."""
+) -> list[Message]:
+    """Threads (parents with replies) the caller takes part in, most recently active first."""
     fields = thread_filter_fields()
     stmt = message_select().where(messages.c.reply_count > 0, messages.c.deleted_at.is_(None),
                                   channels.c.deleted_at.is_(None),
                                   filters.compile_filter(conditions, fields))
     if actor.user_id is not None:
-        mine = select(members.c.channel_pk).where(members.c.user_id == actor.user_id)
         replied = select(messages.c.parent_id).where(messages.c.user_id == actor.user_id,
                                                      messages.c.parent_id.is_not(None))
-        stmt = stmt.where(messages.c.channel_pk.in_(mine),
-                          or_(messages.c.user_id == actor.user_id, messages.c.id.in_(replied)))
+        stmt = stmt.where(or_(messages.c.user_id == actor.user_id, messages.c.id.in_(replied)))
+    if not actor.server:
+        stmt = stmt.where(readable_by(actor))
     order = filters.compile_sort(sort or [("last_message_at", -1)], fields)
-    rows = await conn.execute(stmt.order_by(*order, messages.c.pk.desc()).limit(limit + 1).offset(offset))
-    found = [message_from_row(r) for r in rows]
-    return found[:limit], len(found) > limit
+    rows = await conn.execute(stmt.order_by(*order, messages.c.pk.desc()).limit(limit).offset(offset))
+    return [message_from_row(r) for r in rows]
 
 
 async def can_read(conn: AsyncConnection, actor: Actor, channel: Channel) -> bool:

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from townhall.core import filters
 from townhall.core.accounts.tables import identities
 from townhall.core.chat import channel_types as types
-from townhall.core.chat.channels import channel_filter_fields
+from townhall.core.chat.channels import channel_filter_fields, readable_by
 from townhall.core.chat.models import MessageView, Users
 from townhall.core.chat.permissions import Actor
 from townhall.core.chat.store import message_from_row, message_select
-from townhall.core.chat.tables import channels, members, messages
+from townhall.core.chat.tables import channels, messages
 from townhall.core.chat.views import message_views
 from townhall.core.errors import Invalid
 
@@ -74,9 +74,8 @@ async def search(
         channels.c.deleted_at.is_(None), channels.c.type.in_(searchable),
         filters.compile_filter(channel_conditions, channel_filter_fields(actor), custom=channels.c.custom),
     )
-    if not actor.server and not (actor.user and actor.user.role == "admin"):
-        mine = select(members.c.channel_pk).where(members.c.user_id == actor.user_id)
-        chan = chan.where(or_(channels.c.type.in_(("livestream", "gaming")), channels.c.pk.in_(mine)))
+    if not actor.server:
+        chan = chan.where(readable_by(actor))
     stmt = message_select().where(messages.c.channel_pk.in_(chan), messages.c.deleted_at.is_(None),
                                   messages.c.type != "system")
     stmt = stmt.where(or_(channels.c.truncated_at.is_(None), messages.c.created_at > channels.c.truncated_at))
