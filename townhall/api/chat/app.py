@@ -7,15 +7,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from townhall.api.chat import errors, routes_app, routes_channels, routes_messages, routes_users, ws
+from townhall.api.chat import (
+    errors,
+    routes_app,
+    routes_channels,
+    routes_messages,
+    routes_users,
+    ws,
+)
 from townhall.api.chat.errors import StreamError
-from townhall.api.chat.hub import ChatHub
 from townhall.api.chat.http import add_rate_headers, authenticate, duration
+from townhall.api.chat.hub import ChatHub
 from townhall.api.chat.ratelimit import RateLimiter
 from townhall.container import Container
 from townhall.core.errors import DomainError

@@ -23,12 +23,12 @@ from townhall.api.chat.errors import (
     StreamError,
 )
 from townhall.api.chat.ratelimit import RateLimiter
+from townhall.container import Container
 from townhall.core.accounts import service as accounts
 from townhall.core.accounts.models import User
 from townhall.core.chat.permissions import Actor
 from townhall.core.clock import now
 from townhall.core.errors import Invalid
-from townhall.container import Container
 
 ANONYMOUS = User(id=-1, chat_id="!anon", role="anonymous", created_at=now(), updated_at=now())
 

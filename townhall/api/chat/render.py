@@ -6,8 +6,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from townhall.core.accounts.models import User
+from townhall.core.chat.models import (
+    Channel,
+    ChannelState,
+    ChannelType,
+    Member,
+    MessageView,
+    Reaction,
+    Users,
+)
 from townhall.core.chat.permissions import default_grants
-from townhall.core.chat.models import Channel, ChannelState, ChannelType, Member, MessageView, Reaction, Users
 from townhall.core.clock import iso
 
 Online = Callable[[int], bool]

@@ -23,7 +23,6 @@ from townhall.api.chat.http import (
     user_ref,
 )
 from townhall.core import filters
-from townhall.core.pagination import Cursor
 from townhall.core.accounts import service as accounts
 from townhall.core.accounts.models import User
 from townhall.core.chat import channels, messages, reactions
@@ -35,6 +34,7 @@ from townhall.core.chat.permissions import Action, Actor
 from townhall.core.chat.views import load_users
 from townhall.core.clock import parse_time
 from townhall.core.errors import Invalid
+from townhall.core.pagination import Cursor
 
 router = APIRouter(tags=["messages"])
 

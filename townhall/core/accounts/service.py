@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -260,3 +260,20 @@ async def query_users(
     stmt = stmt.order_by(*filters.compile_sort(sort, USER_FILTER_FIELDS, custom=users.c.custom), users.c.id)
     rows = (await conn.execute(stmt.limit(limit).offset(offset))).mappings()
     return [_user(r) for r in rows]
+
+
+def chat_user_filter(column: Any) -> Callable[[str, Any], Any]:
+    """A filter field (core.filters) over ``column`` (a user id) given users' chat ids."""
+
+    def clause(op: str, value: Any) -> Any:
+        ids = value if isinstance(value, list) else [value]
+        if not all(isinstance(i, str) for i in ids):
+            raise Invalid("invalid_filter", "user ids must be strings")
+        found = select(identities.c.user_id).where(identities.c.kind == CHAT, identities.c.value.in_(ids))
+        if op in ("$eq", "$in"):
+            return column.in_(found)
+        if op in ("$ne", "$nin"):
+            return column.not_in(found)
+        raise Invalid("invalid_filter", f"a user id field does not support {op}")
+
+    return clause

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
 from townhall.core.accounts.models import User
-from townhall.core.accounts.service import access_chat_user, require_chat_users
+from townhall.core.accounts.service import (
+    access_chat_user,
+    chat_user_filter,
+    require_chat_users,
+)
+from townhall.core.accounts.tables import identities
+from townhall.core.accounts.tables import users as users_table
 from townhall.core.chat import channel_types as types
 from townhall.core.chat.events import (
     ChannelDeleted,
@@ -262,8 +268,6 @@ def channel_filter_fields(actor: Actor) -> dict[str, Any]:
         ids = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str) for v in ids):
             raise Invalid("invalid_filter", "members takes user ids")
-        from townhall.core.accounts.tables import identities
-
         has = (
             select(members.c.channel_pk)
             .join(identities, and_(identities.c.user_id == members.c.user_id, identities.c.kind == "chat"))
@@ -293,23 +297,12 @@ def channel_filter_fields(actor: Actor) -> dict[str, Any]:
         mine = select(members.c.channel_pk).where(members.c.user_id == me)
         return channels.c.pk.in_(mine) if value else channels.c.pk.not_in(mine)
 
-    def created_by_id(op: str, value: Any) -> Any:
-        from townhall.core.accounts.tables import identities
-
-        ids = value if isinstance(value, list) else [value]
-        users = select(identities.c.user_id).where(identities.c.kind == "chat", identities.c.value.in_(ids))
-        if op in ("$eq", "$in"):
-            return channels.c.created_by_id.in_(users)
-        if op in ("$ne", "$nin"):
-            return channels.c.created_by_id.not_in(users)
-        raise Invalid("invalid_filter", f"created_by_id does not support {op}")
-
     def muted(op: str, value: Any) -> Any:  # channel mutes arrive with moderation; nothing is muted yet
         return literal(not value)
 
     return {
         "cid": channels.c.cid, "type": channels.c.type, "id": channels.c.id,
-        "members": members_filter, "created_by_id": created_by_id,
+        "members": members_filter, "created_by_id": chat_user_filter(channels.c.created_by_id),
         "last_message_at": channels.c.last_message_at, "created_at": channels.c.created_at,
         "updated_at": channels.c.updated_at, "frozen": channels.c.frozen,
         "disabled": channels.c.disabled, "member_count": channels.c.member_count,
@@ -537,8 +530,6 @@ async def query_members(
     conn: AsyncConnection, actor: Actor, channel: Channel, conditions: Mapping[str, Any],
     sort: Sequence[tuple[str, int]], *, limit: int, offset: int,
 ) -> tuple[list[Member], Users]:
-    from townhall.core.accounts.tables import identities, users as users_table
-
     chat_id = identities.c.value
     fields: dict[str, Any] = {
         "id": chat_id, "user_id": chat_id, "name": users_table.c.name,

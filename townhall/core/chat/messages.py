@@ -13,12 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
 from townhall.core.accounts.models import User
-from townhall.core.accounts.tables import identities
-from townhall.core.accounts.service import require_chat_users
+from townhall.core.accounts.service import chat_user_filter, require_chat_users
 from townhall.core.chat import channel_types as types
 from townhall.core.chat.channels import Page, readable_by, visible_since
-from townhall.core.chat.events import MessageDeleted, MessageNew, MessageUndeleted, MessageUpdated
-from townhall.core.chat.models import Channel, ChannelType, Member, Message, MessageView, Users
+from townhall.core.chat.events import (
+    MessageDeleted,
+    MessageNew,
+    MessageUndeleted,
+    MessageUpdated,
+)
+from townhall.core.chat.models import (
+    Channel,
+    ChannelType,
+    Member,
+    Message,
+    MessageView,
+    Users,
+)
 from townhall.core.chat.permissions import Action, Actor, allowed, check
 from townhall.core.chat.store import (
     find_message,
@@ -427,18 +438,9 @@ async def replies(
 
 
 def thread_filter_fields() -> dict[str, Any]:
-    def created_by(op: str, value: Any) -> Any:
-        ids = value if isinstance(value, list) else [value]
-        users = select(identities.c.user_id).where(identities.c.kind == "chat", identities.c.value.in_(ids))
-        if op in ("$eq", "$in"):
-            return messages.c.user_id.in_(users)
-        if op in ("$ne", "$nin"):
-            return messages.c.user_id.not_in(users)
-        raise Invalid("invalid_filter", f"created_by_user_id does not support {op}")
-
     return {
         "parent_id": messages.c.id, "parent_message_id": messages.c.id, "channel_cid": channels.c.cid,
-        "cid": channels.c.cid, "created_by_user_id": created_by, "created_at": messages.c.created_at,
+        "cid": channels.c.cid, "created_by_user_id": chat_user_filter(messages.c.user_id), "created_at": messages.c.created_at,
         "updated_at": messages.c.updated_at, "last_message_at": messages.c.last_reply_at,
         "reply_count": messages.c.reply_count,
     }

@@ -10,7 +10,7 @@ from sqlalchemy import func, literal_column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
-from townhall.core.accounts.tables import identities
+from townhall.core.accounts.service import chat_user_filter
 from townhall.core.chat import channel_types as types
 from townhall.core.chat.channels import channel_filter_fields, readable_by
 from townhall.core.chat.models import MessageView, Users
@@ -38,15 +38,7 @@ def _fulltext(conn: AsyncConnection, query: str) -> Any:
 
 
 def _message_fields() -> dict[str, Any]:
-    def user_id(op: str, value: Any) -> Any:
-        ids = value if isinstance(value, list) else [value]
-        users = select(identities.c.user_id).where(identities.c.kind == "chat", identities.c.value.in_(ids))
-        if op in ("$eq", "$in"):
-            return messages.c.user_id.in_(users)
-        if op in ("$ne", "$nin"):
-            return messages.c.user_id.not_in(users)
-        raise Invalid("invalid_filter", f"user.id does not support {op}")
-
+    user_id = chat_user_filter(messages.c.user_id)
     return {
         "id": messages.c.id, "text": messages.c.text, "type": messages.c.type,
         "parent_id": messages.c.parent_id, "created_at": messages.c.created_at,
