@@ -112,3 +112,18 @@ async def test_an_app_given_a_container_leaves_it_to_its_owner(
         assert app.state.container is container
 
     assert (await container.bus.ready()) is None  # still open
+
+
+def test_tokens_in_logged_urls_are_redacted() -> None:
+    import logging
+
+    from townhall.logging import RedactSecrets
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/chat/connect?api_key=k&authorization=eyJ.secret.sig&x=1", "1.1", 101),
+        None,
+    )
+    RedactSecrets().filter(record)
+    assert "eyJ.secret.sig" not in record.getMessage()
+    assert "authorization=[redacted]&x=1" in record.getMessage()

@@ -127,6 +127,9 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
         http="httptools",
         log_config=logging_config(settings),
         timeout_graceful_shutdown=10,
+        # Per-message compression costs more CPU than anything else when one event goes to
+        # many watchers; chat frames are small.
+        ws_per_message_deflate=False,
     )
 
 

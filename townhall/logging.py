@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,25 @@ _RECORD_ATTRS = frozenset(
 )
 # uvicorn.access records carry (client, method, path, http_version, status) as their args.
 _ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+
+
+# Credentials that clients put in URLs (the chat WebSocket sends its JWT as a query parameter).
+_SECRET_PARAM = re.compile(r"(?i)\b(authorization|token|user_token|access_token|api_secret)=[^&\s\"']+")
+
+
+def redact(text: str) -> str:
+    return _SECRET_PARAM.sub(r"\1=[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps tokens out of the logs, whoever logs a URL (uvicorn's access and WebSocket lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str) and not record.args:
+            record.msg = redact(record.msg)
+        return True
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -70,10 +90,12 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": {"()": f"{__name__}.{formatter.__name__}"}},
+        "filters": {"redact": {"()": f"{__name__}.RedactSecrets"}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
+                "filters": ["redact"],
                 "stream": "ext://sys.stderr",
             }
         },

@@ -353,10 +353,11 @@ async def test_mark_unread_goes_to_every_connection_of_that_user_only(hub: ChatH
     hub.watch(b_id, CID)
     unread = member(BOB, unread_messages=3, last_read=T0, last_read_message_id="m0")
     await publish(bus, MarkedUnread(topic=channel_topic(CID), channel=channel(), member=unread, actor_id=BOB.id,
-                                    member_ids=[BOB.id]))
+                                    member_ids=[BOB.id], first_unread_message_id="m1"))
     event = bob.one("notification.mark_unread")
     assert event["user"]["id"] == "bob"  # the event had no user snapshot: the hub knows its own users
     assert event["unread_messages"] == 3 and event["last_read_message_id"] == "m0" and event["last_read_at"]
+    assert event["first_unread_message_id"] == "m1"
     assert "notification.mark_unread" not in alice.types
 
 
@@ -508,3 +509,47 @@ async def test_closing_the_hub_closes_every_socket_so_clients_reconnect(bus: Mem
     _, bob = await connect(hub, BOB)
     await hub.close()
     assert alice.closed_with == bob.closed_with == CLOSE_GOING_AWAY
+
+
+async def test_a_channel_type_without_connect_events_gets_no_watching_events(hub: ChatHub) -> None:
+    a_id, alice = await connect(hub, ALICE)
+    b_id, _ = await connect(hub, BOB)
+    hub.watch(a_id, CID, announce=False)
+    hub.watch(b_id, CID, announce=False)
+    hub.unwatch(b_id, CID)
+    await settle()
+    assert alice.types == ["health.check"] and hub.watcher_count(CID) == 1
+
+
+async def test_a_crowded_channel_gets_no_watching_events(hub: ChatHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("townhall.api.chat.hub.WATCHING_EVENTS_MAX_WATCHERS", 1)
+    a_id, alice = await connect(hub, ALICE)
+    b_id, _ = await connect(hub, BOB)
+    hub.watch(a_id, CID)
+    hub.watch(b_id, CID)
+    await settle()
+    assert [e["user"]["id"] for e in alice.of_type("user.watching.start")] == ["alice"]
+
+
+async def test_a_watch_asked_for_in_another_process_reaches_the_sockets_process(
+    hub: ChatHub, bus: MemoryEventBus
+) -> None:
+    other = make_hub(bus)  # another process: same bus, none of the sockets
+    await other.start()
+    try:
+        a_id, alice = await connect(hub, ALICE)
+        assert other.watch(a_id, CID) is False
+        await other.watch_anywhere(a_id, CID, ALICE.id)
+        await settle()
+        assert hub.watcher_ids(CID) == [ALICE.id] and other.watcher_count(CID) == 0
+        await publish(bus, message_new())
+        assert len(alice.of_type("message.new")) == 1  # once: only the socket's process delivers
+
+        await other.watch_anywhere(a_id, CID, BOB.id, watch=False)  # not bob's socket
+        await settle()
+        assert hub.watcher_ids(CID) == [ALICE.id]
+        await other.watch_anywhere(a_id, CID, ALICE.id, watch=False)
+        await settle()
+        assert hub.watcher_ids(CID) == []
+    finally:
+        await other.close()

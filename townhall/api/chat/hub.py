@@ -1,7 +1,8 @@
 """The chat surface's WebSocket hub: the connections of this process, what each watches, and the
 fan-out of domain events to them as Stream events.
 
-Every process gets every event through the EventBus and delivers it to its own sockets. Watchers,
+Every process gets every event through the EventBus and delivers it to its own sockets; a watch
+asked for in one process reaches the socket's process the same way (``watch_anywhere``). Watchers,
 ``watcher_count`` and presence (``online``) are what THIS process sees: cross-process presence and
 watcher counts need a shared store (Redis) and are a later step.
 
@@ -45,7 +46,7 @@ from townhall.core.chat.events import (
 )
 from townhall.core.chat.models import Channel, Users
 from townhall.core.clock import iso, now
-from townhall.core.events import Event
+from townhall.core.events import Event, user_topic
 
 if TYPE_CHECKING:
     from townhall.container import Container
@@ -76,6 +77,18 @@ _MEMBER_EVENTS: dict[str, tuple[str, str | None]] = {
 # Member changes whose notification goes to every connection of the member concerned, watching or
 # not: the JS client evicts a channel it was removed from on notification.removed_from_channel.
 _TO_SUBJECT = frozenset({"added", "removed", "invited"})
+
+
+class WatchRequest(Event):
+    """Watch (or stop watching) on behalf of a socket that may live in another process: a REST
+    call and its client's WebSocket can land on different workers. Sent on the user's topic."""
+
+    type = "chat.ws.watch_request"
+    connection_id: str
+    cid: str
+    user_id: int
+    watch: bool = True
+    announce: bool = True
 
 
 class Transport(Protocol):
@@ -288,6 +301,19 @@ class ChatHub:
         if conn is not None and cid in conn.watching:
             self._unwatch(conn, cid)
 
+    async def watch_anywhere(self, connection_id: str, cid: str, user_id: int, *, watch: bool = True,
+                             announce: bool = True) -> None:
+        """``watch``/``unwatch`` here if the socket is here, else through the bus to its process."""
+        conn = self._conns.get(connection_id)
+        if conn is not None:
+            if watch:
+                self.watch(connection_id, cid, user_id, announce=announce)
+            elif conn.user.id == user_id:
+                self.unwatch(connection_id, cid)
+            return
+        await self._bus.publish(WatchRequest(topic=user_topic(user_id), connection_id=connection_id, cid=cid,
+                                             user_id=user_id, watch=watch, announce=announce))
+
     def _unwatch(self, conn: Connection, cid: str, *, quiet: bool = False) -> None:
         conn.watching.discard(cid)
         watchers = self._watchers.get(cid, {})
@@ -404,6 +430,9 @@ class ChatHub:
                           self._of_users([event.user.id]))
         elif isinstance(event, (UserUpdated, UserDeleted)):
             self._on_user_event(event)
+        elif isinstance(event, WatchRequest) and event.connection_id in self._conns:
+            await self.watch_anywhere(event.connection_id, event.cid, event.user_id, watch=event.watch,
+                                      announce=event.announce)
 
     def _on_user_event(self, event: UserUpdated | UserDeleted) -> None:
         user = event.user
@@ -483,7 +512,8 @@ class ChatHub:
                 self._to_members(ev, "notification.mark_unread", watching_too=True,
                                  user=render.user(self._local_user(users, m.user_id), online),
                                  unread_messages=m.unread_messages, last_read_at=iso(m.last_read),
-                                 last_read_message_id=m.last_read_message_id)
+                                 last_read_message_id=m.last_read_message_id,
+                                 first_unread_message_id=ev.first_unread_message_id)
 
     def _to_watchers(self, ev: ChannelEvent, type_: str, /, **fields: Any) -> None:
         self._fan_out(_channel_event(type_, ev.channel, ev.created_at, **fields), self._watching(ev.channel.cid))

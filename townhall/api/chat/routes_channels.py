@@ -69,17 +69,24 @@ def _state_options(data: dict[str, Any], default_messages: int = 25) -> StateOpt
     )
 
 
+MAX_WATCHERS_LISTED = 100
+
+
 def _render_state(request: Request, state: ChannelState) -> dict[str, Any]:
     hub = request.app.state.hub
     cid = state.channel.cid
-    watchers = [u for i in hub.watcher_ids(cid)[:100] if (u := state.users.get(i)) is not None]
+    watchers = hub.watcher_users(cid)[:MAX_WATCHERS_LISTED]
     return render.state(state, hub.is_online, watchers=watchers, watcher_count=hub.watcher_count(cid))
 
 
-async def _watch(request: Request, data: dict[str, Any], cid: str) -> None:
+async def _watch(request: Request, data: dict[str, Any], state: ChannelState, actor: Actor) -> None:
+    """``watch: true`` with the caller's own ``connection_id``: its socket gets the channel's events
+    (on whichever process holds the socket)."""
     connection_id = request.query_params.get("connection_id")
-    if get_bool(data, "watch") and connection_id:
-        request.app.state.hub.watch(connection_id, cid)
+    if get_bool(data, "watch") and connection_id and actor.user is not None:
+        await request.app.state.hub.watch_anywhere(
+            connection_id, state.channel.cid, actor.user.id,
+            announce=state.channel_type.flag("connect_events"))
 
 
 def _member_ids(data: dict[str, Any], key: str = "members") -> list[str]:
@@ -130,7 +137,7 @@ async def _get_or_create(request: Request, type_name: str, channel_id: str | Non
     async with container.read() as conn:
         channel, ctype, member = await channels.access(conn, actor, channel.cid, Action.READ_CHANNEL)
         state = await channels.state(conn, actor, channel, ctype, member, _state_options(data), created=created)
-    await _watch(request, data, channel.cid)
+    await _watch(request, data, state, actor)
     return respond(request, _render_state(request, state), 201 if created else 200)
 
 
@@ -160,7 +167,7 @@ async def query_channels(request: Request) -> Response:
             offset=get_int(data, "offset", 0, lo=0, hi=10_000), options=opts)
     out = []
     for state in found:
-        await _watch(request, data, state.channel.cid)
+        await _watch(request, data, state, actor)
         out.append(_render_state(request, state))
     return respond(request, {"channels": out})
 
@@ -341,8 +348,10 @@ async def mark_all_read(request: Request) -> Response:
 @router.post("/channels/{type_name}/{channel_id}/stop-watching", name="StopWatchingChannel")
 async def stop_watching(request: Request, type_name: str, channel_id: str) -> Response:
     connection_id = request.query_params.get("connection_id")
-    if connection_id:
-        request.app.state.hub.unwatch(connection_id, f"{type_name}:{channel_id}")
+    caller: Caller = request.state.caller
+    if connection_id and caller.user is not None:
+        await request.app.state.hub.watch_anywhere(connection_id, f"{type_name}:{channel_id}", caller.user.id,
+                                                   watch=False)
     return respond(request, {}, 201)
 
 

@@ -180,17 +180,23 @@ async def get_or_create(
     )
     channel = await get_channel(conn, cid)
     for m in added:
-        _emit_member(uow, channel, "added", m, actor)
+        await _emit_member(uow, channel, "added", m, actor)
     for m in invited:
-        _emit_member(uow, channel, "invited", m, actor)
+        await _emit_member(uow, channel, "invited", m, actor)
     assert pk == channel.pk
     return channel, True
 
 
-def _emit_member(uow: UnitOfWork, channel: Channel, kind: str, member: Member, actor: Actor,
-                 notify: Sequence[int] = ()) -> None:
+async def _emit_member(uow: UnitOfWork, channel: Channel, kind: str, member: Member, actor: Actor,
+                       notify: Sequence[int] = ()) -> None:
+    users = await load_users(uow.conn, Users(), [member.user_id, actor.user_id or member.user_id])
     uow.emit(MemberChanged(topic=channel_topic(channel.cid), channel=channel, kind=kind, member=member,
-                           actor_id=actor.user_id, member_ids=list(notify) or [member.user_id]))
+                           users=users, actor_id=actor.user_id, member_ids=list(notify) or [member.user_id]))
+
+
+async def _actor_users(conn: AsyncConnection, actor: Actor, channel: Channel) -> Users:
+    """The users a channel event names: who acted and who created the channel."""
+    return await load_users(conn, Users(), [i for i in (actor.user_id, channel.created_by_id) if i])
 
 
 async def state(
@@ -392,8 +398,11 @@ async def update_channel(
         values["frozen"] = False
     await uow.conn.execute(update(channels).where(channels.c.pk == channel.pk).values(**values))
     fresh = await get_channel(uow.conn, channel.cid)
-    uow.emit(ChannelUpdated(topic=channel_topic(fresh.cid), channel=fresh, actor_id=actor.user_id,
-                            member_ids=await member_ids(uow.conn, fresh.pk)))
+    uow.emit(ChannelUpdated(
+        topic=channel_topic(fresh.cid), channel=fresh, actor_id=actor.user_id,
+        member_ids=await member_ids(uow.conn, fresh.pk),
+        users=await _actor_users(uow.conn, actor, channel),
+    ))
     return fresh
 
 
@@ -415,7 +424,7 @@ async def add_members(
                                   invited=invited, roles=role_ids)
     fresh = await get_channel(uow.conn, channel.cid)
     for m in added:
-        _emit_member(uow, fresh, "invited" if invited else "added", m, actor)
+        await _emit_member(uow, fresh, "invited" if invited else "added", m, actor)
     return added
 
 
@@ -446,7 +455,7 @@ async def remove_members(
         await _refresh_member_count(uow.conn, channel.pk)
     fresh = await get_channel(uow.conn, channel.cid)
     for m in gone:
-        _emit_member(uow, fresh, "removed", m, actor)
+        await _emit_member(uow, fresh, "removed", m, actor)
 
 
 async def set_member_roles(
@@ -475,7 +484,7 @@ async def set_member_roles(
         changed.append(await get_member(uow.conn, channel.pk, target.user_id))
     for m in changed:
         assert m is not None
-        _emit_member(uow, channel, "updated", m, actor)
+        await _emit_member(uow, channel, "updated", m, actor)
     return [m for m in changed if m is not None]
 
 
@@ -493,7 +502,7 @@ async def answer_invite(
     )
     fresh = await get_member(uow.conn, channel.pk, member.user_id)
     assert fresh is not None
-    _emit_member(uow, channel, "invite_accepted" if accept else "invite_rejected", fresh, actor,
+    await _emit_member(uow, channel, "invite_accepted" if accept else "invite_rejected", fresh, actor,
                  notify=await member_ids(uow.conn, channel.pk))
     return fresh
 
@@ -522,7 +531,7 @@ async def update_member_partial(
     )
     fresh = await get_member(uow.conn, channel.pk, target.user_id)
     assert fresh is not None
-    _emit_member(uow, channel, "updated", fresh, actor)
+    await _emit_member(uow, channel, "updated", fresh, actor)
     return fresh
 
 
@@ -565,8 +574,11 @@ async def hide(uow: UnitOfWork, actor: Actor, channel: Channel, member: Member |
         update(members).where(members.c.channel_pk == channel.pk, members.c.user_id == member.user_id)
         .values(**values)
     )
-    uow.emit(ChannelHidden(topic=channel_topic(channel.cid), channel=channel, actor_id=actor.user_id,
-                           member_ids=[member.user_id], clear_history=clear_history))
+    uow.emit(ChannelHidden(
+        topic=channel_topic(channel.cid), channel=channel, actor_id=actor.user_id,
+        member_ids=[member.user_id], clear_history=clear_history,
+        users=await _actor_users(uow.conn, actor, channel),
+    ))
 
 
 async def show(uow: UnitOfWork, actor: Actor, channel: Channel, member: Member | None) -> None:
@@ -577,8 +589,11 @@ async def show(uow: UnitOfWork, actor: Actor, channel: Channel, member: Member |
         update(members).where(members.c.channel_pk == channel.pk, members.c.user_id == member.user_id)
         .values(hidden=False, updated_at=now())
     )
-    uow.emit(ChannelVisible(topic=channel_topic(channel.cid), channel=channel, actor_id=actor.user_id,
-                            member_ids=[member.user_id]))
+    uow.emit(ChannelVisible(
+        topic=channel_topic(channel.cid), channel=channel, actor_id=actor.user_id,
+        member_ids=[member.user_id],
+        users=await _actor_users(uow.conn, actor, channel),
+    ))
 
 
 async def truncate(uow: UnitOfWork, actor: Actor, channel: Channel, member: Member | None,
@@ -597,8 +612,11 @@ async def truncate(uow: UnitOfWork, actor: Actor, channel: Channel, member: Memb
         update(members).where(members.c.channel_pk == channel.pk).values(unread_messages=0, last_read=stamp)
     )
     fresh = await get_channel(uow.conn, channel.cid)
-    uow.emit(ChannelTruncated(topic=channel_topic(fresh.cid), channel=fresh, actor_id=actor.user_id,
-                              member_ids=await member_ids(uow.conn, fresh.pk)))
+    uow.emit(ChannelTruncated(
+        topic=channel_topic(fresh.cid), channel=fresh, actor_id=actor.user_id,
+        member_ids=await member_ids(uow.conn, fresh.pk),
+        users=await _actor_users(uow.conn, actor, channel),
+    ))
     return fresh
 
 
@@ -619,8 +637,10 @@ async def delete_channels(uow: UnitOfWork, actor: Actor, cids: Sequence[str], *,
                 .values(deleted_at=stamp, updated_at=stamp, cid=f"{channel.cid}#deleted-{channel.pk}")
             )
         deleted = channel.model_copy(update={"deleted_at": now()})
-        uow.emit(ChannelDeleted(topic=channel_topic(channel.cid), channel=deleted, actor_id=actor.user_id,
-                                member_ids=notify))
+        uow.emit(ChannelDeleted(
+            topic=channel_topic(channel.cid), channel=deleted, actor_id=actor.user_id, member_ids=notify,
+            users=await _actor_users(uow.conn, actor, channel),
+        ))
         done.append(deleted)
     return done
 

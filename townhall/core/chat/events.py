@@ -87,6 +87,7 @@ class MessageRead(ChannelEvent):
 class MarkedUnread(ChannelEvent):
     type = "chat.notification.mark_unread"
     member: Member
+    first_unread_message_id: str
 
 
 class ChannelClientEvent(Event):

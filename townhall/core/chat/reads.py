@@ -93,8 +93,10 @@ async def mark_unread(
     )
     fresh = await get_member(conn, channel.pk, member.user_id)
     assert fresh is not None
-    uow.emit(MarkedUnread(topic=channel_topic(channel.cid), channel=channel, member=fresh,
-                          actor_id=member.user_id, member_ids=[member.user_id]))
+    users = await load_users(conn, Users(), [member.user_id])
+    uow.emit(MarkedUnread(topic=channel_topic(channel.cid), channel=channel, member=fresh, users=users,
+                          first_unread_message_id=message.id, actor_id=member.user_id,
+                          member_ids=[member.user_id]))
     return fresh
 
 
