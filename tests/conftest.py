@@ -196,6 +196,43 @@ def _tail(path: Path, lines: int = 80) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def spawn_server(data_dir: Path, database_url: str, log_path: Path, port: int | None = None,
+                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``python -m townhall serve`` and wait until it is healthy: (process, base URL)."""
+    port = port or _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    full_env = {
+        **os.environ,
+        "TOWNHALL_DATABASE_URL": database_url,
+        "TOWNHALL_LOG_FORMAT": "text",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "townhall", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_healthy(process, base_url, log_path)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, base_url
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def server(
     request: pytest.FixtureRequest, settings: Settings, run_townhall: RunTownhall
@@ -204,28 +241,10 @@ def server(
 
     Its output goes to ``server.log_path``; the tail is printed if the session had failures.
     """
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "TOWNHALL_DATABASE_URL": settings.resolved_database_url(),
-        "TOWNHALL_LOG_FORMAT": "text",
-        "PYTHONUNBUFFERED": "1",
-    }
-    data_dir = str(settings.data_dir)
     log_path = settings.data_dir / "server.log"
-    with log_path.open("w") as log:
-        command = ["serve", "--port", str(port), "--data-dir", data_dir]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "townhall", *command],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process, base_url = spawn_server(settings.data_dir, settings.resolved_database_url(), log_path)
     try:
-        _wait_until_healthy(process, base_url, log_path)
-        keys = run_townhall("keys", "--json", "--data-dir", data_dir).stdout
+        keys = run_townhall("keys", "--json", "--data-dir", str(settings.data_dir)).stdout
         chat = json.loads(keys)["chat"]
         yield Server(
             base_url=base_url,
@@ -236,12 +255,7 @@ def server(
             log_path=log_path,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
         if request.session.testsfailed:
             capture = request.config.pluginmanager.getplugin("capturemanager")
             with capture.global_and_fixture_disabled():

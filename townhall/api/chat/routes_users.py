@@ -68,7 +68,7 @@ async def upsert_users(request: Request) -> Response:
     async with container.uow() as uow:
         saved = await accounts.upsert_chat_users(uow, specs)
     online = _online(request)
-    return respond(request, {"users": {u.chat_id: render.user(u, online) for u in saved}})
+    return respond(request, {"users": {u.chat_id: render.user(u, online) for u in saved}}, 201)
 
 
 @router.patch("/users", name="UpdateUsersPartial")
