@@ -70,10 +70,11 @@ class Watcher:
     # (message number, latency in seconds) for each message.new of this run
     deliveries: list[tuple[int, float]] = field(default_factory=list)
     frames: int = 0
+    deflate: bool = False  # permessage-deflate negotiated
 
 
 @dataclass
-class Clock:
+class RunState:
     """Shared state of the readers: whether the measured run has begun, when a frame last came."""
 
     recording: bool = False
@@ -120,20 +121,20 @@ async def create_channel(client: httpx.AsyncClient, server: Server, user_ids: li
                   {"add_members": members[start : start + 100]})  # fmt: skip
 
 
-async def read_frames(watcher: Watcher, clock: Clock) -> None:
+async def read_frames(watcher: Watcher, state: RunState) -> None:
     """Timestamp every frame; keep (message number, latency) of the run's message.new frames."""
     assert watcher.ws is not None
     try:
         while True:
             data = await watcher.ws.recv(decode=False)
             arrived = time.time()
-            clock.last_frame = time.monotonic()
+            state.last_frame = time.monotonic()
             watcher.frames += 1
-            if not clock.recording or not MESSAGE_NEW.search(data):
+            if not state.recording or not MESSAGE_NEW.search(data):
                 continue
             number, sent_at = MESSAGE_ID.search(data), SENT_AT.search(data)
             if number is None or sent_at is None:
-                clock.unparsed += 1
+                state.unparsed += 1
                 continue
             watcher.deliveries.append((int(number.group(1)), arrived - float(sent_at.group(1))))
     except ConnectionClosed:
@@ -141,7 +142,7 @@ async def read_frames(watcher: Watcher, clock: Clock) -> None:
 
 
 async def open_watcher(
-    watcher: Watcher, server: Server, client: httpx.AsyncClient, clock: Clock,
+    watcher: Watcher, server: Server, client: httpx.AsyncClient, state: RunState,
     gate: asyncio.Semaphore, readers: list[asyncio.Task[None]], deflate: bool,
 ) -> None:  # fmt: skip
     token = server.user_token(watcher.user_id)
@@ -166,18 +167,19 @@ async def open_watcher(
         if hello.get("type") != "health.check" or not hello.get("connection_id"):
             raise RuntimeError(f"{watcher.user_id}: first frame is not a health.check: {hello}")
         watcher.connection_id = hello["connection_id"]
-        readers.append(asyncio.create_task(read_frames(watcher, clock)))
+        watcher.deflate = bool(watcher.ws.protocol.extensions)  # did the server accept it?
+        readers.append(asyncio.create_task(read_frames(watcher, state)))
         await api(client, server, f"/channels/messaging/{CHANNEL_ID}/query",
                   {"watch": True, "state": True, "messages": {"limit": 0}},
                   token=token, params={"connection_id": watcher.connection_id})  # fmt: skip
-        clock.watching += 1
-        if clock.watching % 100 == 0:
-            log(f"{clock.watching} watchers watching")
+        state.watching += 1
+        if state.watching % 100 == 0:
+            log(f"{state.watching} watchers watching")
 
 
-async def wait_quiet(clock: Clock) -> None:
+async def wait_quiet(state: RunState) -> None:
     deadline = time.monotonic() + QUIET_MAX_S
-    while time.monotonic() < deadline and time.monotonic() - clock.last_frame < QUIET_S:
+    while time.monotonic() < deadline and time.monotonic() - state.last_frame < QUIET_S:
         await asyncio.sleep(0.1)
 
 
@@ -224,7 +226,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     watchers = [Watcher(f"bench-watcher-{i}") for i in range(args.watchers)]
-    clock = Clock()
+    state = RunState()
     readers: list[asyncio.Task[None]] = []
     # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
     limits = httpx.Limits(max_connections=args.connect_concurrency, keepalive_expiry=2)
@@ -237,14 +239,14 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
                 started = time.monotonic()
                 gate = asyncio.Semaphore(args.connect_concurrency)
                 await asyncio.gather(
-                    *(open_watcher(w, server, client, clock, gate, readers, args.deflate) for w in watchers)
+                    *(open_watcher(w, server, client, state, gate, readers, args.deflate) for w in watchers)
                 )
                 setup_s = time.monotonic() - started
                 log(f"{len(watchers)} watchers connected and watching in {setup_s:.1f} s")
-                await wait_quiet(clock)
+                await wait_quiet(state)
                 setup_frames = sum(w.frames for w in watchers)
 
-            clock.recording = True
+            state.recording = True
             log(f"sending {args.messages} messages at {args.rate}/s")
             profiler = None
             if args.py_spy:
@@ -258,7 +260,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
             deadline = time.monotonic() + args.drain_seconds
             while sum(len(w.deliveries) for w in watchers) < expected and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-            clock.recording = False
+            state.recording = False
             wall = time.monotonic() - wall_before
             server_cpu, client_cpu = cpu_seconds(pids) - cpu_before, process_cpu() - client_before
             other_cpu = machine_cpu_seconds() - machine_before - server_cpu - client_cpu
@@ -274,9 +276,16 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
 
     latencies = sorted(latency * 1000 for w in watchers for _, latency in w.deliveries)
     unique = sum(len({number for number, _ in w.deliveries}) for w in watchers)
-    if clock.unparsed:
-        log(f"{clock.unparsed} message.new frames without fanout id or bench_sent_at")
+    if state.unparsed:
+        log(f"{state.unparsed} message.new frames without fanout id or bench_sent_at")
     send_ms.sort()
+    # Per message: when the first watcher had it, and how long until the last one had it.
+    by_message: dict[int, list[float]] = {}
+    for w in watchers:
+        for number, latency in w.deliveries:
+            by_message.setdefault(number, []).append(latency * 1000)
+    first = sorted(min(arrivals) for arrivals in by_message.values())
+    spread = sorted(max(arrivals) - min(arrivals) for arrivals in by_message.values())
     return {
         "bench": "chat_fanout",
         "watchers": len(watchers),
@@ -290,7 +299,11 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         "duplicates": len(latencies) - unique,
         "acked": acked,
         "rate_per_s": args.rate,
-        "deflate": args.deflate,
+        "first_p50_ms": round(percentile(first, 0.50), 2),  # the first watcher of each message
+        "first_max_ms": round(first[-1], 2) if first else 0.0,
+        "spread_p50_ms": round(percentile(spread, 0.50), 2),  # first to last watcher, per message
+        "spread_max_ms": round(spread[-1], 2) if spread else 0.0,
+        "deflate": any(w.deflate for w in watchers),  # offered unless --no-deflate; used?
         "send_p50_ms": round(percentile(send_ms, 0.50), 2),
         "send_p99_ms": round(percentile(send_ms, 0.99), 2),
         "setup_s": round(setup_s, 1),

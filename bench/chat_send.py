@@ -14,7 +14,7 @@ nothing is in flight when wrk stops. Afterwards every channel is read back throu
 stored messages are counted: every acknowledged (201) message must be there, and nothing else.
 
 Prints ONE JSON line on stdout (the one-channel scenario at the top level, the N-channel one under
-``n_channels``); progress goes to stderr.
+``n_channels``); progress goes to stderr. Exits with 1 when stored and acknowledged differ.
 
     /tmp/venv/bin/python bench/chat_send.py [--senders 20] [--seconds 10] [--workers 1]
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/]
@@ -349,7 +349,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario (default 10)")
     parser.add_argument("--max-messages", type=int, default=20_000,
                         help="per scenario, shared by the senders (default 20000)")  # fmt: skip
-    parser.add_argument("--baseline-seconds", type=int, default=3, help="GET /healthz (default 3)")
+    parser.add_argument("--baseline-seconds", type=int, default=3,
+                        help="GET / and GET /healthz, each (default 3)")  # fmt: skip
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
     parser.add_argument(
         "--database-url",
@@ -400,6 +401,8 @@ def main() -> None:
         **top,
         "n_channels": asdict(spread),
     }))  # fmt: skip
+    if any(result.stored != result.messages for result in (one, spread)):
+        sys.exit(1)  # an acknowledged message is missing, or an unacknowledged one was stored
 
 
 if __name__ == "__main__":

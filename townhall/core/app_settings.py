@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core.chat.tables import app_settings
 from townhall.core.errors import Invalid
 from townhall.core.uow import UnitOfWork
+from townhall.db.database import Connection
 
 KEY = "app"
 DEFAULTS: dict[str, Any] = {
@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
 _TYPES = {k: type(v) for k, v in DEFAULTS.items()}
 
 
-async def get(conn: AsyncConnection) -> dict[str, Any]:
+async def get(conn: Connection) -> dict[str, Any]:
     row = (await conn.execute(select(app_settings.c.value).where(app_settings.c.key == KEY))).scalar()
     return {**DEFAULTS, **(row or {})}
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core.chat.tables import tasks
 from townhall.core.clock import new_id, now
 from townhall.core.errors import NotFound
 from townhall.core.uow import UnitOfWork
+from townhall.db.database import Connection
 
 
 async def record_completed(uow: UnitOfWork, kind: str, result: dict[str, Any]) -> str:
@@ -22,7 +22,7 @@ async def record_completed(uow: UnitOfWork, kind: str, result: dict[str, Any]) -
     return task_id
 
 
-async def get_task(conn: AsyncConnection, task_id: str) -> dict[str, Any]:
+async def get_task(conn: Connection, task_id: str) -> dict[str, Any]:
     row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).first()
     if row is None:
         raise NotFound("task_not_found", f"task {task_id} does not exist")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from townhall.db.database import Connection
 
 if TYPE_CHECKING:
     from townhall.core.events import Event
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class UnitOfWork:
-    conn: AsyncConnection
+    conn: Connection
     events: list[Event] = field(default_factory=list)
 
     def emit(self, event: Event) -> None:

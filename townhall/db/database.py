@@ -1,12 +1,20 @@
-"""Database access: one write transaction per unit of work, committed in groups on SQLite.
+"""Database access: read snapshots and write transactions, on SQLite or PostgreSQL.
 
-SQLite allows one writer at a time and a commit costs far more than a small statement, so on
-SQLite every write transaction runs on ONE connection, each unit of work inside its own SAVEPOINT,
-and the units queued behind each other are committed together ("group commit"). A unit that fails
-rolls back to its savepoint and leaves the others alone; ``transaction()`` returns only after the
-COMMIT that made the unit durable, so nothing is acknowledged before it is on disk.
+The domain sees one small interface, ``Connection`` (``await conn.execute(statement)`` and
+``conn.dialect``), whichever database runs underneath.
 
-On PostgreSQL each unit of work is an ordinary pooled transaction.
+SQLite (the embedded default) runs ON the event loop. A local SQLite statement takes
+microseconds, far less than handing it to a worker thread and back, which is what an async
+driver does for every statement. So statements run synchronously, and nothing ever waits for
+SQLite's lock while blocking the loop: connections have no busy timeout, and a ``BEGIN`` that
+finds the database locked (another process is writing) is retried after an ``asyncio.sleep``.
+There is one write connection per process, used by one unit of work at a time
+(``BEGIN IMMEDIATE`` .. ``COMMIT``), and a small pool of read connections (WAL: readers never
+wait for the writer). ``transaction()`` returns once the COMMIT is done, so nothing is
+acknowledged before it is in the WAL (``synchronous=NORMAL``: it survives the process being
+killed; a power loss may drop the last transactions).
+
+PostgreSQL uses SQLAlchemy's async engine (asyncpg): one pooled transaction per unit of work.
 """
 
 from __future__ import annotations
@@ -15,185 +23,203 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncTransaction,
-    create_async_engine,
-)
+from sqlalchemy import Connection as SyncConnection
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Dialect, Result, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 
+LOCK_TIMEOUT = 30.0  # seconds a BEGIN may wait for another process's write transaction
+MAX_READERS = 16
+_SELECT_1 = text("SELECT 1")
+
+
+class Connection(Protocol):
+    """What the domain may do with a database connection."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Result[Any]: ...
+
 
 class Database:
-    def __init__(self, url: str, *, max_batch: int = 256) -> None:
+    def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
-            self.engine = create_async_engine(
-                url, pool_size=8, max_overflow=8, connect_args={"timeout": 30}
-            )
-            _configure_sqlite(self.engine)
-            self._writer: _GroupCommitWriter | None = _GroupCommitWriter(self.engine, max_batch)
+            self._sqlite: _SQLiteOnLoop | None = _SQLiteOnLoop(url)
         else:
+            self._sqlite = None
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-            self._writer = None
 
     @property
     def is_sqlite(self) -> bool:
-        return self.dialect == "sqlite"
+        return self._sqlite is not None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """A write transaction; returns only once it is committed (raises if it was not)."""
-        if self._writer is not None:
-            async with self._writer.unit() as conn:
+        if self._sqlite is not None:
+            async with self._sqlite.transaction() as conn:
                 yield conn
             return
-        async with self.engine.begin() as conn:
-            yield conn
+        async with self.engine.begin() as async_conn:
+            yield async_conn
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self) -> AsyncIterator[Connection]:
         """A read-only snapshot."""
-        async with self.engine.connect() as conn:
-            async with conn.begin():
+        if self._sqlite is not None:
+            async with self._sqlite.read() as conn:
                 yield conn
+            return
+        async with self.engine.connect() as async_conn:
+            async with async_conn.begin():
+                yield async_conn
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.exec_driver_sql("SELECT 1")
+        async with self.read() as conn:
+            await conn.execute(_SELECT_1)
 
     async def dispose(self) -> None:
-        if self._writer is not None:
-            await self._writer.close()
-        await self.engine.dispose()
+        if self._sqlite is not None:
+            await self._sqlite.close()
+        else:
+            await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    # Take transaction control from the driver so SAVEPOINTs work, and start write transactions
-    # with BEGIN IMMEDIATE so two processes never deadlock upgrading a read lock.
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
+class _OnLoop:
+    """A synchronous SQLAlchemy connection with the async ``Connection`` interface."""
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(
-            "BEGIN IMMEDIATE" if conn.info.get("townhall_writer") else "BEGIN"
-        )
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: SyncConnection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Result[Any]:
+        return self._conn.execute(statement, parameters)
 
 
-class _Batch:
-    __slots__ = ("done", "size", "tx")
-
-    def __init__(self, tx: AsyncTransaction) -> None:
-        self.tx = tx
-        self.size = 0
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-
-class _GroupCommitWriter:
-    def __init__(self, engine: AsyncEngine, max_batch: int) -> None:
-        self._engine = engine
-        self._max_batch = max_batch
-        self._lock = asyncio.Lock()
-        self._waiting = 0
-        self._conn: AsyncConnection | None = None
-        self._batch: _Batch | None = None
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def _connection(self) -> AsyncConnection:
-        if self._conn is None:
-            conn = await self._engine.connect()
-            conn.info["townhall_writer"] = True
-            self._conn = conn
-        return self._conn
+class _SQLiteOnLoop:
+    def __init__(self, url: str) -> None:
+        # The stdlib driver (pysqlite) instead of aiosqlite; connections are kept by us.
+        self._engine = create_engine(make_url(url).set(drivername="sqlite"), poolclass=NullPool)
+        event.listen(self._engine, "connect", _configure_connection)
+        self._write_lock = asyncio.Lock()
+        self._writer: SyncConnection | None = None
+        self._idle: list[SyncConnection] = []
+        self._open_readers = 0
+        self._reader_freed = asyncio.Condition()
 
     @asynccontextmanager
-    async def unit(self) -> AsyncIterator[AsyncConnection]:
-        self._waiting += 1
-        try:
-            await self._lock.acquire()
-        except BaseException:
-            self._waiting -= 1
-            if self._batch is not None and self._waiting == 0:
-                self._schedule_flush()
-            raise
-        self._waiting -= 1
-        batch: _Batch | None = None
-        try:
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._write_lock:
+            if self._writer is None:
+                self._writer = self._engine.connect()
+            conn = self._writer
+            await _begin(conn, "BEGIN IMMEDIATE")
             try:
-                conn = await self._connection()
-                if self._batch is None:
-                    self._batch = _Batch(await conn.begin())
+                yield _OnLoop(conn)
             except BaseException:
-                await self._reset()
+                self._finish(conn, "ROLLBACK")
                 raise
-            batch = self._batch
-            savepoint = await conn.begin_nested()
             try:
-                yield conn
+                self._finish(conn, "COMMIT")
             except BaseException:
-                await savepoint.rollback()
+                self._finish(conn, "ROLLBACK")
                 raise
-            await savepoint.commit()
-            batch.size += 1
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        conn = await self._acquire_reader()
+        try:
+            await _begin(conn, "BEGIN")
+            yield _OnLoop(conn)
         finally:
-            # The last unit in the queue (or a full batch) commits for everyone in the batch.
-            if self._batch is not None and (
-                self._waiting == 0 or self._batch.size >= self._max_batch
-            ):
-                await self._finish(self._batch)
-            self._lock.release()
-        await asyncio.shield(batch.done)
-
-    async def _finish(self, batch: _Batch) -> None:
-        """Commit the open batch (caller holds the lock)."""
-        self._batch = None
-        try:
-            await batch.tx.commit()
-        except BaseException as exc:  # the whole group failed: nobody's write is durable
-            log.error("group commit failed", exc_info=exc)
-            await self._reset()
-            if not batch.done.done():
-                batch.done.set_exception(exc)
-                batch.done.exception()  # mark retrieved
-            return
-        if not batch.done.done():
-            batch.done.set_result(None)
-
-    async def _reset(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
             try:
-                await conn.invalidate()
-            except Exception:  # pragma: no cover - best effort
-                pass
+                self._finish(conn, "ROLLBACK")
+            except Exception:  # a broken connection is closed, not reused
+                log.warning("closing a broken SQLite read connection", exc_info=True)
+                await self._discard_reader(conn)
+            else:
+                await self._release_reader(conn)
 
-    def _schedule_flush(self) -> None:
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+    def _finish(self, conn: SyncConnection, sql: str) -> None:
+        if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql(sql)
+        conn.rollback()  # resets SQLAlchemy's own transaction state; nothing left for the driver
 
-    async def _flush(self) -> None:
-        async with self._lock:
-            if self._batch is not None and self._waiting == 0:
-                await self._finish(self._batch)
+    async def _acquire_reader(self) -> SyncConnection:
+        async with self._reader_freed:
+            while not self._idle and self._open_readers >= MAX_READERS:
+                await self._reader_freed.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._open_readers += 1
+        try:
+            return self._engine.connect()
+        except BaseException:
+            async with self._reader_freed:
+                self._open_readers -= 1
+                self._reader_freed.notify()
+            raise
+
+    async def _release_reader(self, conn: SyncConnection) -> None:
+        async with self._reader_freed:
+            self._idle.append(conn)
+            self._reader_freed.notify()
+
+    async def _discard_reader(self, conn: SyncConnection) -> None:
+        conn.invalidate()
+        async with self._reader_freed:
+            self._open_readers -= 1
+            self._reader_freed.notify()
 
     async def close(self) -> None:
-        async with self._lock:
-            if self._batch is not None:
-                await self._finish(self._batch)
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
+        async with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()
+        self._engine.dispose()
+
+
+def _configure_connection(dbapi_conn: Any, _record: Any) -> None:
+    # Transactions are ours (BEGIN/COMMIT below), and a locked database is answered at once
+    # (busy_timeout=0) so that waiting happens in asyncio.sleep, never blocking the loop.
+    dbapi_conn.isolation_level = None
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=0"):
+        dbapi_conn.execute(f"PRAGMA {pragma}")
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+async def _begin(conn: SyncConnection, sql: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LOCK_TIMEOUT
+    delay = 0.0005
+    while True:
+        try:
+            conn.exec_driver_sql(sql)
+            return
+        except OperationalError as exc:
+            conn.rollback()
+            if not _is_busy(exc) or loop.time() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.02)

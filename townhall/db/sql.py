@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from townhall.db.database import Connection
 
 
-def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:
+def insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING (with RETURNING, no row comes back on a conflict)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()

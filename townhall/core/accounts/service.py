@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import String, and_, cast, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
 from townhall.core.accounts.events import UserDeleted, UserUpdated
@@ -19,6 +18,7 @@ from townhall.core.clock import now
 from townhall.core.errors import Invalid, NotFound
 from townhall.core.events import user_topic
 from townhall.core.uow import UnitOfWork
+from townhall.db.database import Connection
 
 CHAT = "chat"
 MAX_ID_LENGTH = 255
@@ -103,7 +103,7 @@ def check_user_id(value: Any) -> str:
     return value
 
 
-async def get_users(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, User]:
+async def get_users(conn: Connection, ids: Iterable[int]) -> dict[int, User]:
     wanted = list(set(ids))
     if not wanted:
         return {}
@@ -111,14 +111,14 @@ async def get_users(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, User
     return {row["id"]: _user(row) for row in rows}
 
 
-async def get_user(conn: AsyncConnection, user_id: int) -> User:
+async def get_user(conn: Connection, user_id: int) -> User:
     found = await get_users(conn, [user_id])
     if user_id not in found:
         raise NotFound("user_not_found", f"user {user_id} does not exist")
     return found[user_id]
 
 
-async def get_users_by_chat_id(conn: AsyncConnection, chat_ids: Iterable[str]) -> dict[str, User]:
+async def get_users_by_chat_id(conn: Connection, chat_ids: Iterable[str]) -> dict[str, User]:
     wanted = list(set(chat_ids))
     if not wanted:
         return {}
@@ -126,14 +126,14 @@ async def get_users_by_chat_id(conn: AsyncConnection, chat_ids: Iterable[str]) -
     return {row["chat_id"]: _user(row) for row in rows}
 
 
-async def access_chat_user(conn: AsyncConnection, chat_id: str) -> User:
+async def access_chat_user(conn: Connection, chat_id: str) -> User:
     found = await get_users_by_chat_id(conn, [chat_id])
     if chat_id not in found:
         raise NotFound("user_not_found", f'user "{chat_id}" does not exist')
     return found[chat_id]
 
 
-async def require_chat_users(conn: AsyncConnection, chat_ids: Sequence[str]) -> dict[str, User]:
+async def require_chat_users(conn: Connection, chat_ids: Sequence[str]) -> dict[str, User]:
     found = await get_users_by_chat_id(conn, chat_ids)
     missing = [c for c in dict.fromkeys(chat_ids) if c not in found]
     if missing:
@@ -245,7 +245,7 @@ async def touch_last_active(uow: UnitOfWork, user_id: int) -> None:
 
 
 async def query_users(
-    conn: AsyncConnection,
+    conn: Connection,
     conditions: Mapping[str, Any],
     sort: Sequence[tuple[str, int]],
     *,

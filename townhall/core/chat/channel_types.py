@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, exists, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core.chat.models import ChannelType
 from townhall.core.chat.tables import channel_types, channels
 from townhall.core.clock import now
 from townhall.core.errors import Conflict, Invalid, NotFound
+from townhall.db.database import Connection
 
 BOOL_FLAGS = (
     "typing_events", "read_events", "connect_events", "search", "reactions", "replies", "quotes",
@@ -75,19 +75,19 @@ def _type(row: Any) -> ChannelType:
     return ChannelType(name=row.name, config=row.config, created_at=row.created_at, updated_at=row.updated_at)
 
 
-async def list_types(conn: AsyncConnection) -> list[ChannelType]:
+async def list_types(conn: Connection) -> list[ChannelType]:
     rows = await conn.execute(select(channel_types).order_by(channel_types.c.name))
     return [_type(r) for r in rows]
 
 
-async def get_type(conn: AsyncConnection, name: str) -> ChannelType:
+async def get_type(conn: Connection, name: str) -> ChannelType:
     row = (await conn.execute(select(channel_types).where(channel_types.c.name == name))).first()
     if row is None:
         raise NotFound("channel_type_not_found", f'channel type "{name}" does not exist')
     return _type(row)
 
 
-async def create_type(conn: AsyncConnection, name: Any, settings: Mapping[str, Any]) -> ChannelType:
+async def create_type(conn: Connection, name: Any, settings: Mapping[str, Any]) -> ChannelType:
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise Invalid("invalid_channel_type", "name must be 1-64 characters of a-z, 0-9, _ or -")
     found = (await conn.execute(select(channel_types.c.name).where(channel_types.c.name == name))).first()
@@ -99,7 +99,7 @@ async def create_type(conn: AsyncConnection, name: Any, settings: Mapping[str, A
     return await get_type(conn, name)
 
 
-async def update_type(conn: AsyncConnection, name: str, settings: Mapping[str, Any]) -> ChannelType:
+async def update_type(conn: Connection, name: str, settings: Mapping[str, Any]) -> ChannelType:
     current = await get_type(conn, name)
     config = {**current.config, **validate_config(settings)}
     await conn.execute(
@@ -108,7 +108,7 @@ async def update_type(conn: AsyncConnection, name: str, settings: Mapping[str, A
     return await get_type(conn, name)
 
 
-async def delete_type(conn: AsyncConnection, name: str) -> None:
+async def delete_type(conn: Connection, name: str) -> None:
     await get_type(conn, name)
     in_use = (await conn.execute(select(exists().where(channels.c.type == name)))).scalar()
     if in_use:

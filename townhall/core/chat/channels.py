@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
 from townhall.core.accounts.models import User
@@ -49,6 +48,7 @@ from townhall.core.clock import now
 from townhall.core.errors import Invalid, NotFound
 from townhall.core.events import channel_topic
 from townhall.core.uow import UnitOfWork
+from townhall.db.database import Connection
 
 CHANNEL_ID_RE = re.compile(r"^[a-zA-Z0-9_\-!@]{1,64}$")
 CHANNEL_RESERVED = frozenset(
@@ -95,7 +95,7 @@ class StateOptions:
 
 
 async def access(
-    conn: AsyncConnection, actor: Actor, cid: str, action: Action
+    conn: Connection, actor: Actor, cid: str, action: Action
 ) -> tuple[Channel, ChannelType, Member | None]:
     """Load a channel and the caller's membership, and check the caller may do ``action``."""
     channel = await get_channel(conn, cid)
@@ -106,7 +106,7 @@ async def access(
 
 
 async def _insert_members(
-    conn: AsyncConnection, channel: Channel, users: Sequence[User], *, invited: bool = False,
+    conn: Connection, channel: Channel, users: Sequence[User], *, invited: bool = False,
     roles: Mapping[int, str] | None = None, owner_id: int | None = None,
 ) -> list[Member]:
     existing = {m.user_id for m in await get_members(conn, channel.pk, [u.id for u in users])}
@@ -124,7 +124,7 @@ async def _insert_members(
     return await get_members(conn, channel.pk, [r["user_id"] for r in rows]) if rows else []
 
 
-async def _refresh_member_count(conn: AsyncConnection, channel_pk: int) -> None:
+async def _refresh_member_count(conn: Connection, channel_pk: int) -> None:
     count = select(func.count()).select_from(members).where(members.c.channel_pk == channel_pk)
     await conn.execute(
         update(channels).where(channels.c.pk == channel_pk)
@@ -194,13 +194,13 @@ async def _emit_member(uow: UnitOfWork, channel: Channel, kind: str, member: Mem
                            users=users, actor_id=actor.user_id, member_ids=list(notify) or [member.user_id]))
 
 
-async def _actor_users(conn: AsyncConnection, actor: Actor, channel: Channel) -> Users:
+async def _actor_users(conn: Connection, actor: Actor, channel: Channel) -> Users:
     """The users a channel event names: who acted and who created the channel."""
     return await load_users(conn, Users(), [i for i in (actor.user_id, channel.created_by_id) if i])
 
 
 async def state(
-    conn: AsyncConnection, actor: Actor, channel: Channel, ctype: ChannelType, member: Member | None,
+    conn: Connection, actor: Actor, channel: Channel, ctype: ChannelType, member: Member | None,
     options: StateOptions, *, created: bool = False, users: Users | None = None,
 ) -> ChannelState:
     users = users if users is not None else Users()
@@ -227,7 +227,7 @@ def visible_since(channel: Channel, member: Member | None) -> Any:
 
 
 async def channel_messages(
-    conn: AsyncConnection, channel: Channel, member: Member | None, page: Page
+    conn: Connection, channel: Channel, member: Member | None, page: Page
 ) -> list[Any]:
     if page.limit <= 0:
         return []
@@ -248,7 +248,7 @@ async def channel_messages(
     return list(reversed([message_from_row(r) for r in await conn.execute(stmt)]))
 
 
-async def _pinned_messages(conn: AsyncConnection, channel: Channel, member: Member | None) -> list[Any]:
+async def _pinned_messages(conn: Connection, channel: Channel, member: Member | None) -> list[Any]:
     stamp = now()
     stmt = message_select().where(
         messages.c.channel_pk == channel.pk, messages.c.pinned.is_(True),
@@ -342,7 +342,7 @@ def _mentions_field(conditions: Mapping[str, Any], name: str) -> bool:
 
 
 async def query_channels(
-    conn: AsyncConnection, actor: Actor, conditions: Mapping[str, Any], sort: Sequence[tuple[str, int]],
+    conn: Connection, actor: Actor, conditions: Mapping[str, Any], sort: Sequence[tuple[str, int]],
     *, limit: int, offset: int, options: StateOptions,
 ) -> list[ChannelState]:
     if not 0 <= limit <= MAX_QUERY_LIMIT:
@@ -536,7 +536,7 @@ async def update_member_partial(
 
 
 async def query_members(
-    conn: AsyncConnection, actor: Actor, channel: Channel, conditions: Mapping[str, Any],
+    conn: Connection, actor: Actor, channel: Channel, conditions: Mapping[str, Any],
     sort: Sequence[tuple[str, int]], *, limit: int, offset: int,
 ) -> tuple[list[Member], Users]:
     chat_id = identities.c.value
@@ -645,5 +645,5 @@ async def delete_channels(uow: UnitOfWork, actor: Actor, cids: Sequence[str], *,
     return done
 
 
-async def channel_exists(conn: AsyncConnection, cid: str) -> bool:
+async def channel_exists(conn: Connection, cid: str) -> bool:
     return bool((await conn.execute(select(exists().where(channels.c.cid == cid)))).scalar())

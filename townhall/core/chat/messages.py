@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
 from townhall.core.accounts.models import User
@@ -48,6 +47,7 @@ from townhall.core.clock import new_id, now
 from townhall.core.errors import Conflict, Forbidden, Invalid, NotFound
 from townhall.core.events import channel_topic
 from townhall.core.uow import UnitOfWork
+from townhall.db.database import Connection
 from townhall.db.sql import insert_ignoring_conflicts
 
 MESSAGE_ID_RE = re.compile(r"^[^\s,%*]{1,255}$")
@@ -126,7 +126,7 @@ class SendPlan:
 
 
 async def check_send(
-    conn: AsyncConnection, actor: Actor, sender: User, cid: str, msg: MessageInput
+    conn: Connection, actor: Actor, sender: User, cid: str, msg: MessageInput
 ) -> SendPlan:
     """Check that ``sender`` may send ``msg`` to channel ``cid`` and gather what the write needs.
 
@@ -225,7 +225,7 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
     return view, plan.users, True
 
 
-async def _update_thread_reads(conn: AsyncConnection, parent: Message, participants: list[int],
+async def _update_thread_reads(conn: Connection, parent: Message, participants: list[int],
                                sender_id: int, message_id: str, stamp: datetime) -> None:
     """The replier has read the thread; every other participant has one more unread reply."""
     await conn.execute(insert_ignoring_conflicts(conn, thread_reads), [
@@ -240,7 +240,7 @@ async def _update_thread_reads(conn: AsyncConnection, parent: Message, participa
     ))
 
 
-async def _update_read_state(conn: AsyncConnection, plan: SendPlan, message_id: str, msg_type: str,
+async def _update_read_state(conn: Connection, plan: SendPlan, message_id: str, msg_type: str,
                              stamp: datetime) -> None:
     """One statement: the sender has read the channel; every other member has one more unread
     message (unless it is silent, a system message or a thread-only reply); hidden channels
@@ -271,7 +271,7 @@ async def send(
 
 
 async def access_message(
-    conn: AsyncConnection, actor: Actor, message_id: str, action: Action
+    conn: Connection, actor: Actor, message_id: str, action: Action
 ) -> tuple[Message, Channel, ChannelType, Member | None]:
     message = await get_message(conn, message_id)
     channel = await get_channel_by_pk(conn, message.channel_pk)
@@ -292,7 +292,7 @@ def _check_own(actor: Actor, message: Message, channel: Channel, member: Member 
 
 
 async def get_views(
-    conn: AsyncConnection, actor: Actor, ids: Sequence[str], channel: Channel | None = None
+    conn: Connection, actor: Actor, ids: Sequence[str], channel: Channel | None = None
 ) -> tuple[list[MessageView], Users]:
     msgs = []
     for message_id in ids:
@@ -416,7 +416,7 @@ async def undelete(uow: UnitOfWork, actor: Actor, message_id: str) -> tuple[Mess
 
 
 async def replies(
-    conn: AsyncConnection, actor: Actor, parent_id: str, page: Page, users: Users | None = None,
+    conn: Connection, actor: Actor, parent_id: str, page: Page, users: Users | None = None,
 ) -> tuple[list[MessageView], Users]:
     """Replies of a thread, oldest first: the newest ``limit`` ones (before ``id_lt``/``id_lte``
     when given), or the oldest ones after ``id_gt``/``id_gte``."""
@@ -447,7 +447,7 @@ def thread_filter_fields() -> dict[str, Any]:
 
 
 async def thread_parents(
-    conn: AsyncConnection, actor: Actor, conditions: Mapping[str, Any], sort: Sequence[tuple[str, int]],
+    conn: Connection, actor: Actor, conditions: Mapping[str, Any], sort: Sequence[tuple[str, int]],
     *, limit: int, offset: int,
 ) -> list[Message]:
     """Threads (parents with replies) the caller takes part in, most recently active first."""
@@ -466,6 +466,6 @@ async def thread_parents(
     return [message_from_row(r) for r in rows]
 
 
-async def can_read(conn: AsyncConnection, actor: Actor, channel: Channel) -> bool:
+async def can_read(conn: Connection, actor: Actor, channel: Channel) -> bool:
     member = await get_member(conn, channel.pk, actor.user_id)
     return allowed(Action.READ_CHANNEL, actor, channel.type, member, channel)

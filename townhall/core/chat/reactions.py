@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core.accounts.models import User
 from townhall.core.chat.events import ReactionChanged
@@ -21,12 +20,13 @@ from townhall.core.clock import now
 from townhall.core.errors import Invalid, NotFound
 from townhall.core.events import channel_topic
 from townhall.core.uow import UnitOfWork
+from townhall.db.database import Connection
 
 TYPE_RE = re.compile(r"^[^\s]{1,64}$")
 RESERVED = frozenset({"type", "score", "user", "user_id", "message_id", "created_at", "updated_at"})
 
 
-async def _recount(conn: AsyncConnection, message: Message) -> None:
+async def _recount(conn: Connection, message: Message) -> None:
     rows = await conn.execute(
         select(reactions.c.type, func.count(), func.sum(reactions.c.score))
         .where(reactions.c.message_pk == message.pk).group_by(reactions.c.type)
@@ -98,7 +98,7 @@ async def remove(
 
 
 async def list_reactions(
-    conn: AsyncConnection, actor: Actor, message_id: str, *, limit: int, offset: int,
+    conn: Connection, actor: Actor, message_id: str, *, limit: int, offset: int,
     kind: str | None = None, user_id: int | None = None,
 ) -> tuple[list[Reaction], Users]:
     message, _, _, _ = await access_message(conn, actor, message_id, Action.READ_CHANNEL)

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core.chat.events import MarkedUnread, MessageRead
 from townhall.core.chat.models import Channel, Member, Users
@@ -18,6 +17,7 @@ from townhall.core.clock import now
 from townhall.core.errors import Invalid
 from townhall.core.events import channel_topic
 from townhall.core.uow import UnitOfWork
+from townhall.db.database import Connection
 
 
 async def mark_read(
@@ -55,7 +55,7 @@ async def mark_read(
     return fresh
 
 
-async def _count_after(conn: AsyncConnection, channel: Channel, at: object, pk: int) -> int:
+async def _count_after(conn: Connection, channel: Channel, at: object, pk: int) -> int:
     """Messages after (at, pk) that count as unread."""
     return int((await conn.execute(
         select(func.count()).select_from(messages).where(
@@ -116,7 +116,7 @@ class ChannelUnread:
     last_read: object
 
 
-async def unread_by_channel(conn: AsyncConnection, user_ids: Sequence[int]) -> dict[int, list[ChannelUnread]]:
+async def unread_by_channel(conn: Connection, user_ids: Sequence[int]) -> dict[int, list[ChannelUnread]]:
     out: dict[int, list[ChannelUnread]] = {u: [] for u in user_ids}
     if not user_ids:
         return out
@@ -153,7 +153,7 @@ class ThreadUnread:
     last_read_message_id: str | None
 
 
-async def unread_threads(conn: AsyncConnection, user_ids: Sequence[int]) -> dict[int, list[ThreadUnread]]:
+async def unread_threads(conn: Connection, user_ids: Sequence[int]) -> dict[int, list[ThreadUnread]]:
     out: dict[int, list[ThreadUnread]] = {u: [] for u in user_ids}
     if not user_ids:
         return out

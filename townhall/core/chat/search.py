@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, literal_column, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core import filters
 from townhall.core.accounts.service import chat_user_filter
@@ -19,13 +18,14 @@ from townhall.core.chat.store import message_from_row, message_select
 from townhall.core.chat.tables import channels, messages
 from townhall.core.chat.views import message_views
 from townhall.core.errors import Invalid
+from townhall.db.database import Connection
 
 MAX_LIMIT = 100
 MAX_OFFSET = 1000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _fulltext(conn: AsyncConnection, query: str) -> Any:
+def _fulltext(conn: Connection, query: str) -> Any:
     words = _WORD.findall(query)
     if not words:
         raise Invalid("invalid_query", "query must contain at least one word")
@@ -48,7 +48,7 @@ def _message_fields() -> dict[str, Any]:
 
 
 async def search(
-    conn: AsyncConnection, actor: Actor, channel_conditions: Mapping[str, Any], *,
+    conn: Connection, actor: Actor, channel_conditions: Mapping[str, Any], *,
     query: str | None, message_conditions: Mapping[str, Any] | None, sort: Sequence[tuple[str, int]],
     limit: int, offset: int,
 ) -> tuple[list[MessageView], Users, bool]:

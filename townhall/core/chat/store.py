@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import literal, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core.chat.models import Channel, Member, Message, Reaction
 from townhall.core.chat.tables import channels, members, messages
 from townhall.core.clock import now
 from townhall.core.errors import Invalid, NotFound
+from townhall.db.database import Connection
 
 _message_select = select(messages, channels.c.cid).join(channels, channels.c.pk == messages.c.channel_pk)
 
@@ -60,28 +60,28 @@ def reaction_from_row(row: Any, message_id: str) -> Reaction:
     )
 
 
-async def find_channel(conn: AsyncConnection, cid: str) -> Channel | None:
+async def find_channel(conn: Connection, cid: str) -> Channel | None:
     row = (
         await conn.execute(select(channels).where(channels.c.cid == cid, channels.c.deleted_at.is_(None)))
     ).first()
     return channel_from_row(row) if row is not None else None
 
 
-async def get_channel(conn: AsyncConnection, cid: str) -> Channel:
+async def get_channel(conn: Connection, cid: str) -> Channel:
     channel = await find_channel(conn, cid)
     if channel is None:
         raise NotFound("channel_not_found", f"Can't find channel with id {cid}")
     return channel
 
 
-async def get_channel_by_pk(conn: AsyncConnection, pk: int) -> Channel:
+async def get_channel_by_pk(conn: Connection, pk: int) -> Channel:
     row = (await conn.execute(select(channels).where(channels.c.pk == pk))).first()
     if row is None:
         raise NotFound("channel_not_found", "channel does not exist")
     return channel_from_row(row)
 
 
-async def get_member(conn: AsyncConnection, channel_pk: int, user_id: int | None) -> Member | None:
+async def get_member(conn: Connection, channel_pk: int, user_id: int | None) -> Member | None:
     if user_id is None:
         return None
     row = (
@@ -92,7 +92,7 @@ async def get_member(conn: AsyncConnection, channel_pk: int, user_id: int | None
     return member_from_row(row) if row is not None else None
 
 
-async def get_members(conn: AsyncConnection, channel_pk: int, user_ids: Iterable[int] | None = None,
+async def get_members(conn: Connection, channel_pk: int, user_ids: Iterable[int] | None = None,
                       *, limit: int | None = None, offset: int = 0) -> list[Member]:
     stmt = select(members).where(members.c.channel_pk == channel_pk)
     if user_ids is not None:
@@ -103,24 +103,24 @@ async def get_members(conn: AsyncConnection, channel_pk: int, user_ids: Iterable
     return [member_from_row(r) for r in await conn.execute(stmt)]
 
 
-async def member_ids(conn: AsyncConnection, channel_pk: int) -> list[int]:
+async def member_ids(conn: Connection, channel_pk: int) -> list[int]:
     rows = await conn.execute(select(members.c.user_id).where(members.c.channel_pk == channel_pk))
     return list(rows.scalars())
 
 
-async def find_message(conn: AsyncConnection, message_id: str) -> Message | None:
+async def find_message(conn: Connection, message_id: str) -> Message | None:
     row = (await conn.execute(_message_select.where(messages.c.id == message_id))).first()
     return message_from_row(row) if row is not None else None
 
 
-async def get_message(conn: AsyncConnection, message_id: str) -> Message:
+async def get_message(conn: Connection, message_id: str) -> Message:
     message = await find_message(conn, message_id)
     if message is None:
         raise NotFound("message_not_found", f"Message with id {message_id} doesn't exist")
     return message
 
 
-async def get_messages(conn: AsyncConnection, ids: Sequence[str]) -> list[Message]:
+async def get_messages(conn: Connection, ids: Sequence[str]) -> list[Message]:
     if not ids:
         return []
     rows = await conn.execute(_message_select.where(messages.c.id.in_(list(ids))))
@@ -134,7 +134,7 @@ def message_select() -> Any:
 
 
 
-async def page_bounds(conn: AsyncConnection, page: Any) -> tuple[list[Any], bool]:
+async def page_bounds(conn: Connection, page: Any) -> tuple[list[Any], bool]:
     """WHERE clauses for ``id_lt/id_lte/id_gt/id_gte`` paging over (created_at, pk), and whether
     the page runs forward (after a pivot) rather than back from the newest."""
     key = tuple_(messages.c.created_at, messages.c.pk)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.core.accounts.service import get_users
 from townhall.core.chat.models import Member, Message, MessageView, Reaction, Users
 from townhall.core.chat.store import get_messages, reaction_from_row
 from townhall.core.chat.tables import reactions
+from townhall.db.database import Connection
 
 LATEST_REACTIONS = 10
 
@@ -23,7 +23,7 @@ def referenced_user_ids(msg: Message) -> set[int]:
 
 
 async def message_views(
-    conn: AsyncConnection, msgs: Sequence[Message], viewer_id: int | None, users: Users | None = None
+    conn: Connection, msgs: Sequence[Message], viewer_id: int | None, users: Users | None = None
 ) -> tuple[list[MessageView], Users]:
     users = users if users is not None else Users()
     if not msgs:
@@ -65,12 +65,12 @@ async def message_views(
     return views, users
 
 
-async def load_users(conn: AsyncConnection, users: Users, ids: Iterable[int]) -> Users:
+async def load_users(conn: Connection, users: Users, ids: Iterable[int]) -> Users:
     missing = {i for i in ids if i is not None and i not in users.by_id}
     if missing:
         users.add(*(await get_users(conn, missing)).values())
     return users
 
 
-async def member_users(conn: AsyncConnection, users: Users, mems: Iterable[Member]) -> Users:
+async def member_users(conn: Connection, users: Users, mems: Iterable[Member]) -> Users:
     return await load_users(conn, users, (m.user_id for m in mems))

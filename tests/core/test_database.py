@@ -1,4 +1,5 @@
-"""The SQLite write path: units of work committed in groups, each isolated by a savepoint."""
+"""The SQLite write path: each unit of work is its own transaction on the one write connection;
+concurrent units queue, a failing unit leaves no trace, and a returned unit is committed."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from townhall.db.database import Database
 
 @pytest.fixture
 async def db(tmp_path: Path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}")
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
     async with database.transaction() as conn:
         await conn.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
-    yield database, tmp_path / "gc.db"
+    yield database, tmp_path / "t.db"
     await database.dispose()
 
 
@@ -70,7 +71,7 @@ async def test_an_exception_raised_by_the_caller_rolls_back_its_unit(db) -> None
     assert _names(path) == ["yes"]
 
 
-async def test_a_cancelled_waiter_does_not_strand_the_open_batch(db) -> None:
+async def test_a_cancelled_waiter_does_not_block_the_writer(db) -> None:
     database, path = db
     release = asyncio.Event()
 
@@ -87,3 +88,19 @@ async def test_a_cancelled_waiter_does_not_strand_the_open_batch(db) -> None:
     release.set()
     await asyncio.wait_for(first, 5)
     assert _names(path) == ["slow"]
+
+
+async def test_waiting_for_another_process_lock_does_not_block_the_event_loop(db) -> None:
+    database, path = db
+    other = sqlite3.connect(path, isolation_level=None)  # another process, as SQLite sees it
+    other.execute("BEGIN IMMEDIATE")
+    writer = asyncio.create_task(_insert(database, "after"))
+    ticks = 0
+    for _ in range(10):  # the loop keeps running while the writer waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 10 and not writer.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(writer, 5)
+    assert _names(path) == ["after"]
