@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, func, insert, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 
 from townhall.core import filters
@@ -35,6 +45,9 @@ _chat_id = func.coalesce(_chat_ident.c.value, cast(users.c.id, String)).label("c
 _user_select = select(users, _chat_id).select_from(
     users.outerjoin(_chat_ident, and_(_chat_ident.c.user_id == users.c.id, _chat_ident.c.kind == CHAT))
 )
+
+_USERS_BY_ID = _user_select.where(users.c.id.in_(bindparam("ids", expanding=True)))
+_USERS_BY_CHAT_ID = _user_select.where(_chat_ident.c.value.in_(bindparam("chat_ids", expanding=True)))
 
 USER_FILTER_FIELDS: dict[str, Any] = {
     "id": _chat_id,
@@ -107,7 +120,7 @@ async def get_users(conn: Connection, ids: Iterable[int]) -> dict[int, User]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    rows = (await conn.execute(_user_select.where(users.c.id.in_(wanted)))).mappings()
+    rows = (await conn.execute(_USERS_BY_ID, {"ids": wanted})).mappings()
     return {row["id"]: _user(row) for row in rows}
 
 
@@ -122,7 +135,7 @@ async def get_users_by_chat_id(conn: Connection, chat_ids: Iterable[str]) -> dic
     wanted = list(set(chat_ids))
     if not wanted:
         return {}
-    rows = (await conn.execute(_user_select.where(_chat_ident.c.value.in_(wanted)))).mappings()
+    rows = (await conn.execute(_USERS_BY_CHAT_ID, {"chat_ids": wanted})).mappings()
     return {row["chat_id"]: _user(row) for row in rows}
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 
 from townhall.core.chat.models import ChannelType
 from townhall.core.chat.tables import channel_types, channels
@@ -46,6 +46,7 @@ _DEFAULT: dict[str, Any] = {
     "automod_behavior": "flag",
     "commands": ["giphy"],
 }
+_TYPE_BY_NAME = select(channel_types).where(channel_types.c.name == bindparam("name"))
 NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 MAX_LENGTH_CAP = 20_000
 
@@ -81,7 +82,7 @@ async def list_types(conn: Connection) -> list[ChannelType]:
 
 
 async def get_type(conn: Connection, name: str) -> ChannelType:
-    row = (await conn.execute(select(channel_types).where(channel_types.c.name == name))).first()
+    row = (await conn.execute(_TYPE_BY_NAME, {"name": name})).first()
     if row is None:
         raise NotFound("channel_type_not_found", f'channel type "{name}" does not exist')
     return _type(row)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import bindparam, case, delete, or_, select, update
 
 from townhall.core import filters
 from townhall.core.accounts.models import User
@@ -197,9 +197,7 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
         pinned_by_id=sender.id if msg.pinned else None, pin_expires=msg.pin_expires,
         silent=msg.silent, created_at=stamp, updated_at=stamp, deleted_at=None,
     )
-    pk = (await conn.execute(
-        insert_ignoring_conflicts(conn, messages).values(**values).returning(messages.c.pk)
-    )).scalar()
+    pk = (await conn.execute(_insert_message(conn), values)).scalar()
     if pk is None:  # the same id was stored since check_send: a concurrent retry
         existing = await get_message(conn, values["id"])
         _check_retry(existing, plan)
@@ -215,7 +213,7 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
             )
         )
         await _update_thread_reads(conn, parent, participants, sender.id, values["id"], stamp)
-    await conn.execute(update(channels).where(channels.c.pk == channel.pk).values(last_message_at=stamp))
+    await conn.execute(_TOUCH_CHANNEL, {"b_pk": channel.pk, "b_at": stamp})
     await _update_read_state(conn, plan, values["id"], values["type"], stamp)
     stored = Message(pk=pk, cid=channel.cid, **values)
     view = MessageView(message=stored, quoted=plan.quoted)
@@ -240,27 +238,46 @@ async def _update_thread_reads(conn: Connection, parent: Message, participants: 
     ))
 
 
+def _insert_message(conn: Connection) -> Any:
+    stmt = _INSERTS.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _INSERTS[conn.dialect.name] = insert_ignoring_conflicts(conn, messages).returning(messages.c.pk)
+    return stmt
+
+
+_INSERTS: dict[str, Any] = {}
+_TOUCH_CHANNEL = update(channels).where(channels.c.pk == bindparam("b_pk")).values(last_message_at=bindparam("b_at"))
+
+
+def _read_state_update(counts: bool, top_level: bool) -> Any:
+    is_sender = members.c.user_id == bindparam("b_sender")
+    stmt = update(members).where(members.c.channel_pk == bindparam("b_channel"))
+    if not top_level and not counts:
+        stmt = stmt.where(is_sender)
+    values: dict[str, Any] = {
+        "last_read": case((is_sender, bindparam("b_at")), else_=members.c.last_read),
+        "last_read_message_id": case((is_sender, bindparam("b_message")), else_=members.c.last_read_message_id),
+        "unread_messages": case((is_sender, 0),
+                                else_=members.c.unread_messages + 1 if counts else members.c.unread_messages),
+    }
+    if top_level:
+        values["hidden"] = False
+    return stmt.values(**values)
+
+
+# (counts as unread, top-level message) -> the statement
+_READ_STATE = {(c, t): _read_state_update(c, t) for c in (False, True) for t in (False, True)}
+
+
 async def _update_read_state(conn: Connection, plan: SendPlan, message_id: str, msg_type: str,
                              stamp: datetime) -> None:
     """One statement: the sender has read the channel; every other member has one more unread
     message (unless it is silent, a system message or a thread-only reply); hidden channels
     show again when a new top-level message arrives."""
-    msg, sender = plan.msg, plan.sender
-    top_level = plan.parent is None or msg.show_in_channel
-    counts = top_level and not msg.silent and msg_type != "system" and plan.ctype.flag("read_events")
-    is_sender = members.c.user_id == sender.id
-    where = [members.c.channel_pk == plan.channel.pk]
-    values: dict[str, Any] = {
-        "last_read": case((is_sender, stamp), else_=members.c.last_read),
-        "last_read_message_id": case((is_sender, message_id), else_=members.c.last_read_message_id),
-        "unread_messages": case((is_sender, 0),
-                                else_=members.c.unread_messages + 1 if counts else members.c.unread_messages),
-    }
-    if plan.parent is None:
-        values["hidden"] = False
-    elif not counts:
-        where.append(is_sender)
-    await conn.execute(update(members).where(*where).values(**values))
+    shown = plan.parent is None or plan.msg.show_in_channel
+    counts = shown and not plan.msg.silent and msg_type != "system" and plan.ctype.flag("read_events")
+    await conn.execute(_READ_STATE[(counts, plan.parent is None)], {
+        "b_sender": plan.sender.id, "b_channel": plan.channel.pk, "b_at": stamp, "b_message": message_id})
 
 
 async def send(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import literal, select, tuple_
+from sqlalchemy import bindparam, literal, select, tuple_
 
 from townhall.core.chat.models import Channel, Member, Message, Reaction
 from townhall.core.chat.tables import channels, members, messages
@@ -60,10 +60,18 @@ def reaction_from_row(row: Any, message_id: str) -> Reaction:
     )
 
 
+# The statements of the hot paths (sending, reading) are built once: building and keying a
+# statement costs more than running it on SQLite.
+_CHANNEL_BY_CID = select(channels).where(channels.c.cid == bindparam("cid"), channels.c.deleted_at.is_(None))
+_CHANNEL_BY_PK = select(channels).where(channels.c.pk == bindparam("pk"))
+_MEMBER = select(members).where(members.c.channel_pk == bindparam("channel_pk"),
+                                members.c.user_id == bindparam("user_id"))
+_MEMBER_IDS = select(members.c.user_id).where(members.c.channel_pk == bindparam("channel_pk"))
+_MESSAGE_BY_ID = _message_select.where(messages.c.id == bindparam("id"))
+
+
 async def find_channel(conn: Connection, cid: str) -> Channel | None:
-    row = (
-        await conn.execute(select(channels).where(channels.c.cid == cid, channels.c.deleted_at.is_(None)))
-    ).first()
+    row = (await conn.execute(_CHANNEL_BY_CID, {"cid": cid})).first()
     return channel_from_row(row) if row is not None else None
 
 
@@ -75,7 +83,7 @@ async def get_channel(conn: Connection, cid: str) -> Channel:
 
 
 async def get_channel_by_pk(conn: Connection, pk: int) -> Channel:
-    row = (await conn.execute(select(channels).where(channels.c.pk == pk))).first()
+    row = (await conn.execute(_CHANNEL_BY_PK, {"pk": pk})).first()
     if row is None:
         raise NotFound("channel_not_found", "channel does not exist")
     return channel_from_row(row)
@@ -84,11 +92,7 @@ async def get_channel_by_pk(conn: Connection, pk: int) -> Channel:
 async def get_member(conn: Connection, channel_pk: int, user_id: int | None) -> Member | None:
     if user_id is None:
         return None
-    row = (
-        await conn.execute(
-            select(members).where(members.c.channel_pk == channel_pk, members.c.user_id == user_id)
-        )
-    ).first()
+    row = (await conn.execute(_MEMBER, {"channel_pk": channel_pk, "user_id": user_id})).first()
     return member_from_row(row) if row is not None else None
 
 
@@ -104,12 +108,12 @@ async def get_members(conn: Connection, channel_pk: int, user_ids: Iterable[int]
 
 
 async def member_ids(conn: Connection, channel_pk: int) -> list[int]:
-    rows = await conn.execute(select(members.c.user_id).where(members.c.channel_pk == channel_pk))
+    rows = await conn.execute(_MEMBER_IDS, {"channel_pk": channel_pk})
     return list(rows.scalars())
 
 
 async def find_message(conn: Connection, message_id: str) -> Message | None:
-    row = (await conn.execute(_message_select.where(messages.c.id == message_id))).first()
+    row = (await conn.execute(_MESSAGE_BY_ID, {"id": message_id})).first()
     return message_from_row(row) if row is not None else None
 
 
