@@ -553,3 +553,64 @@ async def test_a_watch_asked_for_in_another_process_reaches_the_sockets_process(
         assert hub.watcher_ids(CID) == []
     finally:
         await other.close()
+
+
+# -- presence across processes (two hubs on one bus stand for two processes) -----------------------
+
+
+@pytest.fixture
+async def other_hub(bus: MemoryEventBus) -> AsyncIterator[ChatHub]:
+    hub = make_hub(bus)
+    await hub.start()
+    yield hub
+    await hub.close()
+
+
+async def test_a_user_connected_to_another_process_is_online_here(hub: ChatHub, other_hub: ChatHub) -> None:
+    a_id, alice = await connect(hub, ALICE)
+    hub.watch(a_id, CID)
+    await settle()
+    b_id, _ = await connect(other_hub, BOB)
+    assert hub.is_online(BOB.id) and other_hub.is_online(ALICE.id)
+    changed = alice.one("user.presence.changed")  # alice watches a channel bob is a member of
+    assert changed["user"]["id"] == "bob" and changed["user"]["online"] is True
+
+    await other_hub.disconnect(b_id)
+    await settle()
+    assert not hub.is_online(BOB.id)
+    assert [f["user"]["online"] for f in alice.of_type("user.presence.changed")] == [True, False]
+
+
+async def test_a_second_connection_elsewhere_does_not_announce_presence_again(
+    hub: ChatHub, other_hub: ChatHub
+) -> None:
+    a_id, alice = await connect(hub, ALICE)
+    hub.watch(a_id, CID)
+    await connect(other_hub, BOB)
+    b2_id, _ = await connect(hub, BOB)  # bob on both processes
+    await hub.disconnect(b2_id)  # still online on the other one
+    await settle()
+    assert hub.is_online(BOB.id)
+    assert [f["user"]["online"] for f in alice.of_type("user.presence.changed")] == [True]
+
+
+async def test_users_of_a_process_that_stops_announcing_go_offline(
+    hub: ChatHub, other_hub: ChatHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await connect(other_hub, BOB)
+    assert hub.is_online(BOB.id)
+    # the other process crashes: nothing more is heard from it, and its last list grows old
+    users, _ = hub._remote[other_hub.process_id]
+    hub._remote[other_hub.process_id] = (users, asyncio.get_running_loop().time() - 3600)
+    hub._expire_remote()
+    assert not hub.is_online(BOB.id)
+
+
+async def test_a_hub_that_closes_takes_its_users_offline_elsewhere(bus: MemoryEventBus, hub: ChatHub) -> None:
+    leaving = make_hub(bus)
+    await leaving.start()
+    await connect(leaving, BOB)
+    assert hub.is_online(BOB.id)
+    await leaving.close()
+    await settle()
+    assert not hub.is_online(BOB.id)

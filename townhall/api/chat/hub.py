@@ -2,9 +2,11 @@
 fan-out of domain events to them as Stream events.
 
 Every process gets every event through the EventBus and delivers it to its own sockets; a watch
-asked for in one process reaches the socket's process the same way (``watch_anywhere``). Watchers,
-``watcher_count`` and presence (``online``) are what THIS process sees: cross-process presence and
-watcher counts need a shared store (Redis) and are a later step.
+asked for in one process reaches the socket's process the same way (``watch_anywhere``).
+Presence (``online``) spans processes: each hub announces its users going online and offline on
+the bus and repeats the full list of its online users every ``PRESENCE_INTERVAL`` seconds; a
+process not heard from for three intervals (it crashed) no longer counts. Watchers and
+``watcher_count`` are what THIS process sees.
 
 Each event is rendered and serialised once per variant (the watchers' event, the members'
 ``notification.*`` event) and the same text goes to every recipient. Each connection has its own
@@ -22,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
+from pydantic import Field
 
 from townhall.api.chat import render
 from townhall.core.accounts.events import UserDeleted, UserUpdated
@@ -45,7 +48,7 @@ from townhall.core.chat.events import (
     UserClientEvent,
 )
 from townhall.core.chat.models import Channel, Users
-from townhall.core.clock import iso, now
+from townhall.core.clock import iso, new_id, now
 from townhall.core.events import Event, user_topic
 
 if TYPE_CHECKING:
@@ -62,6 +65,8 @@ CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and re-queries
 # so N joining would cost N² frames (clients still get watcher_count on message.new).
 WATCHING_EVENTS_MAX_WATCHERS = 100
 FLUSH_TIMEOUT = 2.0  # seconds a closing connection may take to send what it has queued
+PRESENCE_INTERVAL = 15.0  # seconds between a hub's announcements of its online users
+PRESENCE_TOPIC = "presence:chat"
 
 Payload = dict[str, Any]
 
@@ -89,6 +94,24 @@ class WatchRequest(Event):
     user_id: int
     watch: bool = True
     announce: bool = True
+
+
+class PresenceChanged(Event):
+    """A user's first connection to a process opened, or its last one closed."""
+
+    type = "chat.ws.presence"
+    process_id: str
+    user: User
+    online: bool
+    member_cids: list[str] = Field(default_factory=list)
+
+
+class PresenceList(Event):
+    """Everyone online on a process (sent every PRESENCE_INTERVAL and when a hub starts/stops)."""
+
+    type = "chat.ws.presence_list"
+    process_id: str
+    user_ids: list[int] = Field(default_factory=list)
 
 
 class Transport(Protocol):
@@ -209,18 +232,24 @@ class ChatHub:
         self._quiet: set[str] = set()  # watched channels whose type has no connect_events
         self._subs: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.process_id = new_id()
+        self._remote: dict[str, tuple[set[int], float]] = {}  # process -> (its online users, last heard)
+        self._remote_count: dict[int, int] = {}  # user -> how many other processes have them online
 
     # -- lifecycle
 
     async def start(self) -> None:
         self._subs = [self._bus.subscribe("channel:*", self._on_event),
-                      self._bus.subscribe("user:*", self._on_event)]
+                      self._bus.subscribe("user:*", self._on_event),
+                      self._bus.subscribe(PRESENCE_TOPIC, self._on_presence)]
         self._spawn(self._heartbeat(), "chat-ws-heartbeat")
+        self._spawn(self._presence_heartbeat(), "chat-ws-presence")
 
     async def close(self) -> None:
         for sub in self._subs:
             sub.close()
         self._subs = []
+        await self._announce(PresenceList(topic=PRESENCE_TOPIC, process_id=self.process_id))
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -238,12 +267,17 @@ class ChatHub:
         """Register a socket. ``hello`` (the first health.check) is queued before anything else."""
         conn = Connection(connection_id, user, transport, member_cids, self._queue_size)
         conn.offer(_dumps(hello))
+        was_online = self.is_online(user.id)
         first = user.id not in self._by_user
         self._conns[connection_id] = conn
         self._by_user.setdefault(user.id, {})[connection_id] = conn
         conn.start()
         if first:
-            self._presence_changed(user, conn.member_cids)
+            self._spawn(self._announce(PresenceChanged(
+                topic=PRESENCE_TOPIC, process_id=self.process_id, user=user, online=True,
+                member_cids=sorted(conn.member_cids))), "chat-ws-presence-announce")
+            if not was_online:
+                self._presence_changed(user, conn.member_cids)
         return conn
 
     async def disconnect(self, connection_id: str) -> None:
@@ -258,7 +292,10 @@ class ChatHub:
         mine.pop(connection_id, None)
         if not mine:
             self._by_user.pop(conn.user.id, None)
-            self._presence_changed(conn.user, cids)
+            await self._announce(PresenceChanged(topic=PRESENCE_TOPIC, process_id=self.process_id, user=conn.user,
+                                                 online=False, member_cids=sorted(cids)))
+            if not self.is_online(conn.user.id):
+                self._presence_changed(conn.user, cids)
         await conn.stop()
 
     def connection(self, connection_id: str) -> Connection | None:
@@ -273,7 +310,8 @@ class ChatHub:
         return True
 
     def is_online(self, user_id: int) -> bool:
-        return user_id in self._by_user
+        """Connected to this process or, as far as the bus has told us, to another one."""
+        return user_id in self._by_user or user_id in self._remote_count
 
     # -- watching
 
@@ -414,6 +452,54 @@ class ChatHub:
             return
         self._fan_out({"type": "user.presence.changed", "user": render.user(user, self.is_online),
                        "created_at": iso(now())}, self._interested_in(user.id, cids))
+
+    # -- presence across processes
+
+    async def _announce(self, event: Event) -> None:
+        try:
+            await self._bus.publish(event)
+        except Exception:  # presence is best effort; the next list repairs it
+            log.warning("could not announce chat presence", exc_info=True)
+
+    async def _presence_heartbeat(self) -> None:
+        while True:
+            await self._announce(PresenceList(topic=PRESENCE_TOPIC, process_id=self.process_id,
+                                              user_ids=sorted(self._by_user)))
+            await asyncio.sleep(PRESENCE_INTERVAL)
+            self._expire_remote()
+
+    def _expire_remote(self) -> None:
+        """Forget processes not heard from for three intervals (they crashed or were killed)."""
+        deadline = asyncio.get_running_loop().time() - 3 * PRESENCE_INTERVAL
+        for process_id, (_, heard) in list(self._remote.items()):
+            if heard < deadline:
+                self._set_remote(process_id, set())
+                del self._remote[process_id]
+
+    def _set_remote(self, process_id: str, users: set[int]) -> tuple[set[int], set[int]]:
+        """Replace what a process has online; returns (users who came, users who left) there."""
+        before, _ = self._remote.get(process_id, (set(), 0.0))
+        came, left = users - before, before - users
+        for user_id in came:
+            self._remote_count[user_id] = self._remote_count.get(user_id, 0) + 1
+        for user_id in left:
+            remaining = self._remote_count.get(user_id, 1) - 1
+            if remaining > 0:
+                self._remote_count[user_id] = remaining
+            else:
+                self._remote_count.pop(user_id, None)
+        self._remote[process_id] = (users, asyncio.get_running_loop().time())
+        return came, left
+
+    async def _on_presence(self, event: Event) -> None:
+        if isinstance(event, PresenceList) and event.process_id != self.process_id:
+            self._set_remote(event.process_id, set(event.user_ids))
+        elif isinstance(event, PresenceChanged) and event.process_id != self.process_id:
+            users, _ = self._remote.get(event.process_id, (set(), 0.0))
+            was_online = self.is_online(event.user.id)
+            self._set_remote(event.process_id, users | {event.user.id} if event.online else users - {event.user.id})
+            if was_online != self.is_online(event.user.id):
+                self._presence_changed(event.user, event.member_cids)
 
     # -- events from the bus
 
