@@ -21,7 +21,7 @@ from townhall.api.chat import (
     ws,
 )
 from townhall.api.chat.errors import StreamError
-from townhall.api.chat.http import add_rate_headers, authenticate, duration
+from townhall.api.chat.http import Authenticator, add_rate_headers, authenticate, duration
 from townhall.api.chat.hub import ChatHub
 from townhall.api.chat.ratelimit import RateLimiter
 from townhall.container import Container
@@ -41,13 +41,16 @@ def _error_response(request: Request, err: StreamError) -> Response:
 
 def build_chat_app(container: Container) -> FastAPI:
     hub = ChatHub(container)
+    auth = Authenticator(container)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        users_changed = container.bus.subscribe("user:*", auth.on_user_event)
         try:
             yield
         finally:
+            users_changed.close()
             await hub.close()
 
     app = FastAPI(
@@ -58,6 +61,7 @@ def build_chat_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     app.state.hub = hub
+    app.state.auth = auth
     app.state.rate_limiter = RateLimiter(container.settings.chat.rate_limit_multiplier,
                                          container.settings.chat.rate_limits)
 
@@ -85,10 +89,10 @@ def build_chat_app(container: Container) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error_response(request, StreamError(500, -1, "internal server error"))
 
-    auth = [Depends(authenticate)]
+    authenticated = [Depends(authenticate)]
     routers = [m.router for m in (routes_users, routes_channels, routes_messages, routes_app)]
     for router in routers:
-        app.include_router(router, dependencies=auth)
+        app.include_router(router, dependencies=authenticated)
     app.include_router(ws.router)
     # Stream's endpoint names (the route names), as GET /rate_limits lists them.
     app.state.endpoints = sorted(r.name for router in routers for r in router.routes if isinstance(r, APIRoute))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,15 @@ from townhall.api.chat.errors import (
 from townhall.api.chat.ratelimit import RateLimiter
 from townhall.container import Container
 from townhall.core.accounts import service as accounts
+from townhall.core.accounts.events import UserDeleted, UserUpdated
 from townhall.core.accounts.models import User
+from townhall.core.cache import TTLCache
 from townhall.core.chat.permissions import Actor
 from townhall.core.clock import now
-from townhall.core.errors import Invalid
+from townhall.core.errors import Invalid, NotFound
+from townhall.core.events import Event
 
+TOKEN_LEEWAY = 5  # seconds of clock skew allowed on exp/iat/nbf
 ANONYMOUS = User(id=-1, chat_id="!anon", role="anonymous", created_at=now(), updated_at=now())
 
 
@@ -78,7 +83,7 @@ def decode_token(token: str, secret: str) -> dict[str, Any]:
     if token.lower().startswith("bearer "):
         token = token[7:]
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": []}, leeway=5)
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": []}, leeway=TOKEN_LEEWAY)
     except jwt.ExpiredSignatureError as exc:
         raise StreamError(401, TOKEN_EXPIRED, "JWTAuth error: token has expired") from exc
     except jwt.ImmatureSignatureError as exc:
@@ -92,44 +97,79 @@ def decode_token(token: str, secret: str) -> dict[str, Any]:
     return claims
 
 
-async def authenticate_params(
-    container: Container, api_key: str | None, auth_type: str | None, token: str | None,
-    claimed_user_id: str | None = None,
-) -> Caller:
-    creds = container.credentials
-    if not api_key:
-        raise StreamError(401, AUTH_KEY_ERROR, "api_key is missing")
-    if not hmac.compare_digest(api_key.encode(), creds.chat_api_key.encode()):
-        raise StreamError(401, AUTH_KEY_ERROR, f"api_key not valid: {api_key}")
-    if (auth_type or "jwt").lower() == "anonymous":
-        return Caller(server=False, user=ANONYMOUS)
-    if not token:
-        raise StreamError(401, AUTH_ERROR, "JWTAuth error: the Authorization header is missing")
-    claims = decode_token(token, creds.chat_api_secret)
-    user_id = claims.get("user_id")
-    if user_id is None:
-        return Caller(server=True)
-    if not isinstance(user_id, str) or not user_id:
-        raise StreamError(401, AUTH_ERROR, "JWTAuth error: user_id in the token must be a string")
-    if claimed_user_id and claimed_user_id != user_id:
-        raise StreamError(401, AUTH_ERROR, "JWTAuth error: the user_id parameter does not match the token")
-    async with container.read() as conn:
-        found = await accounts.get_users_by_chat_id(conn, [user_id])
-    user = found.get(user_id)
-    if user is None:
-        raise StreamError(401, AUTH_ERROR, f'JWTAuth error: user "{user_id}" does not exist; create it first')
-    if user.deactivated_at is not None or user.deleted_at is not None:
-        raise StreamError(401, AUTH_ERROR, f'user "{user_id}" is deactivated or deleted')
-    return Caller(server=False, user=user)
+class Authenticator:
+    """Checks chat credentials. Remembers verified tokens (their expiry is still checked on every
+    use) and the users it loaded for a second, so most requests need no database read to learn
+    who is calling; a change to a user is seen within ``USER_TTL`` seconds."""
+
+    TOKEN_TTL = 300.0
+    USER_TTL = 1.0
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self._claims: TTLCache[str, dict[str, Any]] = TTLCache(self.TOKEN_TTL)
+        self.users: TTLCache[str, User] = TTLCache(self.USER_TTL)
+
+    def claims(self, token: str) -> dict[str, Any]:
+        claims = self._claims.get(token)
+        if claims is None:
+            claims = decode_token(token, self.container.credentials.chat_api_secret)
+            self._claims.put(token, claims)
+        elif isinstance(claims.get("exp"), (int, float)) and claims["exp"] + TOKEN_LEEWAY < time.time():
+            self._claims.forget(token)
+            raise StreamError(401, TOKEN_EXPIRED, "JWTAuth error: token has expired")
+        return claims
+
+    async def on_user_event(self, event: Event) -> None:
+        """Bus handler (``user:*``): forget a user changed by any process."""
+        if isinstance(event, (UserUpdated, UserDeleted)):
+            self.users.forget(event.user.chat_id)
+
+    def forget(self, chat_ids: Iterable[str]) -> None:
+        """Forget users this process just changed (their events arrive a moment later)."""
+        for chat_id in chat_ids:
+            self.users.forget(chat_id)
+
+    async def user(self, chat_id: str) -> User | None:
+        async def load() -> User | None:
+            async with self.container.read() as conn:
+                return (await accounts.get_users_by_chat_id(conn, [chat_id])).get(chat_id)
+
+        return await self.users.get_or_load(chat_id, load)
+
+    async def authenticate(self, api_key: str | None, auth_type: str | None, token: str | None,
+                           claimed_user_id: str | None = None) -> Caller:
+        creds = self.container.credentials
+        if not api_key:
+            raise StreamError(401, AUTH_KEY_ERROR, "api_key is missing")
+        if not hmac.compare_digest(api_key.encode(), creds.chat_api_key.encode()):
+            raise StreamError(401, AUTH_KEY_ERROR, f"api_key not valid: {api_key}")
+        if (auth_type or "jwt").lower() == "anonymous":
+            return Caller(server=False, user=ANONYMOUS)
+        if not token:
+            raise StreamError(401, AUTH_ERROR, "JWTAuth error: the Authorization header is missing")
+        claims = self.claims(token)
+        user_id = claims.get("user_id")
+        if user_id is None:
+            return Caller(server=True)
+        if not isinstance(user_id, str) or not user_id:
+            raise StreamError(401, AUTH_ERROR, "JWTAuth error: user_id in the token must be a string")
+        if claimed_user_id and claimed_user_id != user_id:
+            raise StreamError(401, AUTH_ERROR, "JWTAuth error: the user_id parameter does not match the token")
+        user = await self.user(user_id)
+        if user is None:
+            raise StreamError(401, AUTH_ERROR, f'JWTAuth error: user "{user_id}" does not exist; create it first')
+        if user.deactivated_at is not None or user.deleted_at is not None:
+            raise StreamError(401, AUTH_ERROR, f'user "{user_id}" is deactivated or deleted')
+        return Caller(server=False, user=user)
 
 
 async def authenticate(request: Request) -> Caller:
     """Router dependency: authenticate, then apply the endpoint's rate limit."""
     request.state.started = getattr(request.state, "started", None) or time.perf_counter()
-    container = container_of(request)
     q = request.query_params
-    caller = await authenticate_params(
-        container, q.get("api_key"), request.headers.get("stream-auth-type"),
+    caller = await request.app.state.auth.authenticate(
+        q.get("api_key"), request.headers.get("stream-auth-type"),
         request.headers.get("authorization"), q.get("user_id"),
     )
     request.state.caller = caller
@@ -239,7 +279,7 @@ def user_ref(data: dict[str, Any]) -> str | None:
     return value
 
 
-async def acting_user(container: Container, caller: Caller, data: dict[str, Any],
+async def acting_user(request: Request, caller: Caller, data: dict[str, Any],
                       *, required: bool = False) -> User | None:
     """Client-side: the caller. Server-side: the user named in the body, if any."""
     if not caller.server:
@@ -249,5 +289,7 @@ async def acting_user(container: Container, caller: Caller, data: dict[str, Any]
         if required:
             raise Invalid("missing_user", "user or user_id is required for server-side requests")
         return None
-    async with container.read() as conn:
-        return await accounts.access_chat_user(conn, ref)
+    user = await request.app.state.auth.user(ref)
+    if user is None:
+        raise NotFound("user_not_found", f'user "{ref}" does not exist')
+    return user

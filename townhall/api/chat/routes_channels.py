@@ -48,7 +48,7 @@ async def _actor(request: Request, data: dict[str, Any]) -> Actor:
     caller = _caller(request)
     if not caller.server:
         return caller.actor
-    return Actor(user=await acting_user(container_of(request), caller, data), server=True)
+    return Actor(user=await acting_user(request, caller, data), server=True)
 
 
 def _page(data: dict[str, Any], default_limit: int) -> Page:

@@ -20,10 +20,8 @@ from townhall.api.chat.http import (
     json_body,
     payload_param,
     respond,
-    user_ref,
 )
 from townhall.core import filters
-from townhall.core.accounts import service as accounts
 from townhall.core.accounts.models import User
 from townhall.core.chat import channels, messages, reactions
 from townhall.core.chat import search as chat_search
@@ -45,7 +43,7 @@ def _caller(request: Request) -> Caller:
 
 async def _actor_and_user(request: Request, data: dict[str, Any], *, required: bool) -> tuple[Actor, User | None]:
     caller = _caller(request)
-    user = await acting_user(container_of(request), caller, data, required=required)
+    user = await acting_user(request, caller, data, required=required)
     return (caller.actor if not caller.server else Actor(user=user, server=True)), user
 
 
@@ -94,18 +92,10 @@ async def send_message(request: Request, type_name: str, channel_id: str) -> Res
     if not msg:
         raise Invalid("missing_message", "message is a required field")
     draft = message_input(msg)
-    caller = _caller(request)
+    actor, sender = await _actor_and_user(request, {**msg, **data}, required=True)
+    assert sender is not None
     container = container_of(request)
     async with container.read() as conn:
-        if caller.server:
-            ref = user_ref({**msg, **data})
-            if ref is None:
-                raise Invalid("missing_user", "message.user or user_id is required for server-side requests")
-            sender = await accounts.access_chat_user(conn, ref)
-            actor = Actor(user=sender, server=True)
-        else:
-            assert caller.user is not None
-            sender, actor = caller.user, caller.actor
         plan = await messages.check_send(conn, actor, sender, f"{type_name}:{channel_id}", draft)
     async with container.uow() as uow:
         view, users, _ = await messages.do_send(uow, plan)

@@ -42,6 +42,10 @@ def _require_server(caller: Caller, what: str) -> None:
         raise Forbidden("server_side_only", f"{what} is only allowed with a server-side token")
 
 
+def _forget(request: Request, chat_ids: Any) -> None:
+    request.app.state.auth.forget(chat_ids)
+
+
 def _online(request: Request) -> render.Online:
     return request.app.state.hub.is_online
 
@@ -67,6 +71,7 @@ async def upsert_users(request: Request) -> Response:
     container = container_of(request)
     async with container.uow() as uow:
         saved = await accounts.upsert_chat_users(uow, specs)
+    _forget(request, [u.chat_id for u in saved])
     online = _online(request)
     return respond(request, {"users": {u.chat_id: render.user(u, online) for u in saved}}, 201)
 
@@ -97,6 +102,7 @@ async def update_users_partial(request: Request) -> Response:
             user = await accounts.access_chat_user(uow.conn, chat_id)
             fresh = await accounts.partial_update_user(uow, user, set_, unset)
             out[fresh.chat_id] = render.user(fresh, _online(request))
+    _forget(request, out)
     return respond(request, {"users": out})
 
 
@@ -141,8 +147,10 @@ async def _set_state(request: Request, chat_ids: list[str], *, deactivated: bool
     container = container_of(request)
     async with container.uow() as uow:
         found = await accounts.require_chat_users(uow.conn, chat_ids)
-        return await accounts.set_user_state(uow, [found[c].id for c in chat_ids],
-                                             deactivated=deactivated, deleted=deleted)
+        changed = await accounts.set_user_state(uow, [found[c].id for c in chat_ids],
+                                                deactivated=deactivated, deleted=deleted)
+    _forget(request, chat_ids)
+    return changed
 
 
 @router.post("/users/{user_id}/deactivate", name="DeactivateUser")
@@ -206,6 +214,7 @@ async def delete_user(request: Request, user_id: str) -> Response:
             result = user.model_copy(update={"deleted_at": user.updated_at})
         else:
             (result,) = await accounts.set_user_state(uow, [user.id], deleted=True)
+    _forget(request, [user_id])
     return respond(request, {"user": render.user(result)})
 
 
@@ -226,6 +235,7 @@ async def delete_users(request: Request) -> Response:
         else:
             await accounts.hard_delete_users(uow, list(found.values()))
         task_id = await tasks.record_completed(uow, "delete_users", {c: {"status": "ok"} for c in ids})
+    _forget(request, ids)
     return respond(request, {"task_id": task_id}, 201)
 
 

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from townhall.api.chat import errors, render
 from townhall.api.chat.errors import AUTH_ERROR, INPUT_ERROR, StreamError
-from townhall.api.chat.http import ANONYMOUS, authenticate_params, decode_token
+from townhall.api.chat.http import ANONYMOUS, Authenticator
 from townhall.api.chat.hub import CLOSE_PERMANENT, ChatHub, Payload, health_check
 from townhall.container import Container
 from townhall.core.accounts import service as accounts
@@ -42,7 +42,7 @@ async def connect(websocket: WebSocket) -> None:
     started = time.perf_counter()
     await websocket.accept()
     try:
-        user = await _authenticate(container, websocket)
+        user = await _authenticate(container, websocket.app.state.auth, websocket)
         async with container.read() as conn:
             unread = (await unread_by_channel(conn, [user.id]))[user.id]
     except (StreamError, DomainError) as exc:
@@ -67,7 +67,7 @@ async def connect(websocket: WebSocket) -> None:
             await _touch_last_active(container, user)
 
 
-async def _authenticate(container: Container, websocket: WebSocket) -> User:
+async def _authenticate(container: Container, auth: Authenticator, websocket: WebSocket) -> User:
     q = websocket.query_params
     params = _json_param(q.get("json"))
     details = params.get("user_details")
@@ -79,11 +79,11 @@ async def _authenticate(container: Container, websocket: WebSocket) -> User:
     auth_type = q.get("stream-auth-type") or websocket.headers.get("stream-auth-type")
     if (auth_type or "jwt").lower() != "anonymous" and token and claimed:
         # The user may not exist yet: create or update it first. A token that verifies with the
-        # app's secret is enough to allow that; authenticate_params then checks everything.
-        claims = decode_token(token, container.credentials.chat_api_secret)
-        if claims.get("user_id") == claimed:
+        # app's secret is enough to allow that; authenticate() then checks everything.
+        if auth.claims(token).get("user_id") == claimed:
             await _upsert_user(container, claimed, details)
-    caller = await authenticate_params(container, q.get("api_key"), auth_type, token, claimed)
+            auth.users.forget(claimed)
+    caller = await auth.authenticate(q.get("api_key"), auth_type, token, claimed)
     if caller.user is None:
         raise StreamError(401, AUTH_ERROR, "JWTAuth error: a WebSocket connection needs a user token")
     return caller.user
