@@ -90,7 +90,8 @@ def build_chat_app(container: Container) -> FastAPI:
         return _error_response(request, StreamError(500, -1, "internal server error"))
 
     authenticated = [Depends(authenticate)]
-    routers = [m.router for m in (routes_users, routes_channels, routes_messages, routes_app)]
+    # Routes are matched in order: the busiest (messages) first.
+    routers = [m.router for m in (routes_messages, routes_channels, routes_users, routes_app)]
     for router in routers:
         app.include_router(router, dependencies=authenticated)
     app.include_router(ws.router)
