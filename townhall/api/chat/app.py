@@ -96,5 +96,6 @@ def build_chat_app(container: Container) -> FastAPI:
         app.include_router(router, dependencies=authenticated)
     app.include_router(ws.router)
     # Stream's endpoint names (the route names), as GET /rate_limits lists them.
+    app.state.routers = routers
     app.state.endpoints = sorted(r.name for router in routers for r in router.routes if isinstance(r, APIRoute))
     return app
