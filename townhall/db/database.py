@@ -222,4 +222,4 @@ async def _begin(conn: SyncConnection, sql: str) -> None:
             if not _is_busy(exc) or loop.time() > deadline:
                 raise
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.02)
+        delay = min(delay * 2, 0.002)
