@@ -94,10 +94,8 @@ async def send_message(request: Request, type_name: str, channel_id: str) -> Res
     draft = message_input(msg)
     actor, sender = await _actor_and_user(request, {**msg, **data}, required=True)
     assert sender is not None
-    container = container_of(request)
-    async with container.read() as conn:
-        plan = await messages.check_send(conn, actor, sender, f"{type_name}:{channel_id}", draft)
-    async with container.uow() as uow:
+    async with container_of(request).uow() as uow:
+        plan = await messages.check_send(uow.conn, actor, sender, f"{type_name}:{channel_id}", draft)
         view, users, _ = await messages.do_send(uow, plan)
     return respond(request, {"message": _message_payload(request, view, users)}, 201)
 
