@@ -31,6 +31,7 @@ from townhall.core.chat.events import (
 from townhall.core.chat.models import Channel, ChannelState, ChannelType, Member, Users
 from townhall.core.chat.permissions import Action, Actor, allowed, check
 from townhall.core.chat.store import (
+    channel_context,
     channel_from_row,
     find_channel,
     get_channel,
@@ -98,9 +99,7 @@ async def access(
     conn: Connection, actor: Actor, cid: str, action: Action
 ) -> tuple[Channel, ChannelType, Member | None]:
     """Load a channel and the caller's membership, and check the caller may do ``action``."""
-    channel = await get_channel(conn, cid)
-    ctype = await types.get_type(conn, channel.type)
-    member = await get_member(conn, channel.pk, actor.user_id)
+    channel, ctype, member = await channel_context(conn, cid, actor.user_id)
     check(action, actor, channel.type, member, channel)
     return channel, ctype, member
 

@@ -31,8 +31,8 @@ from townhall.core.chat.models import (
 )
 from townhall.core.chat.permissions import Action, Actor, allowed, check
 from townhall.core.chat.store import (
+    channel_context,
     find_message,
-    get_channel,
     get_channel_by_pk,
     get_member,
     get_message,
@@ -122,7 +122,6 @@ class SendPlan:
     parent: Message | None = None
     quoted: Message | None = None
     mentioned_ids: list[int] = field(default_factory=list)
-    existing: Message | None = None
 
 
 async def check_send(
@@ -130,12 +129,11 @@ async def check_send(
 ) -> SendPlan:
     """Check that ``sender`` may send ``msg`` to channel ``cid`` and gather what the write needs.
 
-    Runs on a read snapshot so the write transaction stays short; ``do_send`` copes with what
-    may change in between (a concurrent retry of the same message id).
+    May run on a read snapshot before the write transaction; ``do_send`` copes with what may
+    change in between. A message id already stored (a retried send) is found by ``do_send``'s
+    insert, so the common case costs no lookup here.
     """
-    channel = await get_channel(conn, cid)
-    ctype = await types.get_type(conn, channel.type)
-    member = await get_member(conn, channel.pk, actor.user_id)
+    channel, ctype, member = await channel_context(conn, cid, actor.user_id)
     check(Action.SEND_MESSAGE, actor, channel.type, member, channel)
     if channel.frozen and not actor.server:
         raise Forbidden("channel_frozen", f"channel {channel.cid} is frozen")
@@ -144,11 +142,6 @@ async def check_send(
     users.add(sender)
     plan = SendPlan(actor=actor, sender=sender, channel=channel, ctype=ctype, msg=msg,
                     member_ids=await member_ids(conn, channel.pk), users=users)
-    if msg.id is not None:
-        plan.existing = await find_message(conn, msg.id)
-        if plan.existing is not None:
-            _check_retry(plan.existing, plan)
-            return plan
     if msg.parent_id:
         parent = await get_message(conn, msg.parent_id)
         if parent.channel_pk != channel.pk:
@@ -181,9 +174,6 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
     counts of the other members change in this same transaction.
     """
     conn = uow.conn
-    if plan.existing is not None:
-        views, users = await message_views(conn, [plan.existing], plan.sender.id)
-        return views[0], users, False
     msg, channel, sender, parent = plan.msg, plan.channel, plan.sender, plan.parent
     stamp = now()
     values: dict[str, Any] = dict(
@@ -198,7 +188,7 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
         silent=msg.silent, created_at=stamp, updated_at=stamp, deleted_at=None,
     )
     pk = (await conn.execute(_insert_message(conn), values)).scalar()
-    if pk is None:  # the same id was stored since check_send: a concurrent retry
+    if pk is None:  # a message with this id is stored: a retried send
         existing = await get_message(conn, values["id"])
         _check_retry(existing, plan)
         views, users = await message_views(conn, [existing], sender.id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, literal, select, tuple_
+from sqlalchemy import and_, bindparam, literal, select, tuple_
 
-from townhall.core.chat.models import Channel, Member, Message, Reaction
-from townhall.core.chat.tables import channels, members, messages
+from townhall.core.chat.models import Channel, ChannelType, Member, Message, Reaction
+from townhall.core.chat.tables import channel_types, channels, members, messages
 from townhall.core.clock import now
 from townhall.core.errors import Invalid, NotFound
 from townhall.db.database import Connection
@@ -68,6 +68,34 @@ _MEMBER = select(members).where(members.c.channel_pk == bindparam("channel_pk"),
                                 members.c.user_id == bindparam("user_id"))
 _MEMBER_IDS = select(members.c.user_id).where(members.c.channel_pk == bindparam("channel_pk"))
 _MESSAGE_BY_ID = _message_select.where(messages.c.id == bindparam("id"))
+
+
+_member_cols = [c.label(f"m_{c.name}") for c in members.columns]
+_CHANNEL_CONTEXT = (
+    select(channels, channel_types.c.config.label("type_config"),
+           channel_types.c.created_at.label("type_created_at"),
+           channel_types.c.updated_at.label("type_updated_at"), *_member_cols)
+    .join(channel_types, channel_types.c.name == channels.c.type)
+    .outerjoin(members, and_(members.c.channel_pk == channels.c.pk, members.c.user_id == bindparam("user_id")))
+    .where(channels.c.cid == bindparam("cid"), channels.c.deleted_at.is_(None))
+)
+
+
+async def channel_context(
+    conn: Connection, cid: str, user_id: int | None
+) -> tuple[Channel, ChannelType, Member | None]:
+    """A channel, its type and ``user_id``'s membership, in one query."""
+    row = (await conn.execute(_CHANNEL_CONTEXT, {"cid": cid, "user_id": user_id})).first()
+    if row is None:
+        raise NotFound("channel_not_found", f"Can't find channel with id {cid}")
+    m = row._mapping
+    ctype = ChannelType(name=m["type"], config=m["type_config"], created_at=m["type_created_at"],
+                        updated_at=m["type_updated_at"])
+    member = None
+    if m["m_user_id"] is not None:
+        member = Member(**{c.name: m[f"m_{c.name}"] for c in members.columns if c.name != "custom"},
+                        custom=m["m_custom"] or {})
+    return channel_from_row(row), ctype, member
 
 
 async def find_channel(conn: Connection, cid: str) -> Channel | None:
