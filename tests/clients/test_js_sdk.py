@@ -12,13 +12,14 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from conftest import Server
+from tests.conftest import RunTownhall, Server, spawn_server, stop_server
+from townhall.cli import user_token
+from townhall.config import Settings
 
 JS = Path(__file__).resolve().parent / "js"
 FLOW_TIMEOUT = 90
@@ -39,16 +40,15 @@ def node_or_skip() -> str:
     return node
 
 
-@pytest.mark.node
-def test_the_npm_sdk_connects_chats_types_reads_and_recovers_after_a_dropped_socket(server: Server) -> None:
+def _run_flow(chat_url: str, api_key: str, make_token: Callable[[str], str]) -> None:
     node = node_or_skip()
     run = uuid.uuid4().hex[:8]
     env = {
         **os.environ,
-        "BASE_URL": server.chat_url,
-        "API_KEY": server.api_key,
-        "TOKEN_A": server.make_token(f"js-a-{run}"),
-        "TOKEN_B": server.make_token(f"js-b-{run}"),
+        "BASE_URL": chat_url,
+        "API_KEY": api_key,
+        "TOKEN_A": make_token(f"js-a-{run}"),
+        "TOKEN_B": make_token(f"js-b-{run}"),
         "CHANNEL_ID": f"js-{run}",
     }
     result = subprocess.run([node, "ws_flow.mjs"], cwd=JS, env=env, capture_output=True, text=True,
@@ -60,3 +60,28 @@ def test_the_npm_sdk_connects_chats_types_reads_and_recovers_after_a_dropped_soc
     assert summary["typing_start"] == summary["message_read"] == f"js-b-{run}"
     assert summary["message_new_after_reconnect"] == "welcome back"
     assert summary["reconnected_connection_id"] != summary["connection_id"]
+
+
+@pytest.mark.node
+def test_the_npm_sdk_connects_chats_types_reads_and_recovers_after_a_dropped_socket(server: Server) -> None:
+    _run_flow(server.chat_url, server.api_key, server.make_token)
+
+
+@pytest.mark.node
+def test_the_npm_sdk_flow_works_across_two_worker_processes_sharing_redis(
+    tmp_path: Path, settings: Settings, redis_url: str, run_townhall: RunTownhall
+) -> None:
+    """Each REST call and each socket may land on either worker: events, watches and presence
+    have to cross processes through the Redis event bus."""
+    node_or_skip()
+    database_url = settings.resolved_database_url()
+    if database_url.startswith("sqlite"):
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'townhall.db'}"
+    process, base_url = spawn_server(tmp_path, database_url, tmp_path / "server.log",
+                                     env={"TOWNHALL_WORKERS": "2", "TOWNHALL_REDIS_URL": redis_url})
+    try:
+        chat = json.loads(run_townhall("keys", "--json", "--data-dir", str(tmp_path)).stdout)["chat"]
+        for _ in range(3):  # different connection/worker pairings each time
+            _run_flow(f"{base_url}/chat", chat["api_key"], lambda user: user_token(chat["api_secret"], user))
+    finally:
+        stop_server(process)
