@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
 
 from townhall.core import filters
 from townhall.core.accounts.models import User
@@ -642,7 +642,3 @@ async def delete_channels(uow: UnitOfWork, actor: Actor, cids: Sequence[str], *,
         ))
         done.append(deleted)
     return done
-
-
-async def channel_exists(conn: Connection, cid: str) -> bool:
-    return bool((await conn.execute(select(exists().where(channels.c.cid == cid)))).scalar())

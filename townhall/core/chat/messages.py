@@ -29,7 +29,7 @@ from townhall.core.chat.models import (
     MessageView,
     Users,
 )
-from townhall.core.chat.permissions import Action, Actor, allowed, check
+from townhall.core.chat.permissions import Action, Actor, check
 from townhall.core.chat.store import (
     channel_context,
     find_message,
@@ -471,8 +471,3 @@ async def thread_parents(
     order = filters.compile_sort(sort or [("last_message_at", -1)], fields)
     rows = await conn.execute(stmt.order_by(*order, messages.c.pk.desc()).limit(limit).offset(offset))
     return [message_from_row(r) for r in rows]
-
-
-async def can_read(conn: Connection, actor: Actor, channel: Channel) -> bool:
-    member = await get_member(conn, channel.pk, actor.user_id)
-    return allowed(Action.READ_CHANNEL, actor, channel.type, member, channel)
