@@ -31,7 +31,7 @@ from townhall.core.accounts.models import User
 from townhall.core.cache import TTLCache
 from townhall.core.chat.permissions import Actor
 from townhall.core.clock import now
-from townhall.core.errors import Invalid, NotFound
+from townhall.core.errors import Forbidden, Invalid, NotFound
 from townhall.core.events import Event
 
 TOKEN_LEEWAY = 5  # seconds of clock skew allowed on exp/iat/nbf
@@ -293,3 +293,21 @@ async def acting_user(request: Request, caller: Caller, data: dict[str, Any],
     if user is None:
         raise NotFound("user_not_found", f'user "{ref}" does not exist')
     return user
+
+
+def caller_of(request: Request) -> Caller:
+    """Who signed the request (set by ``authenticate``)."""
+    return request.state.caller  # type: ignore[no-any-return]
+
+
+def require_server(request: Request, what: str) -> None:
+    if not caller_of(request).server:
+        raise Forbidden("server_side_only", f"{what} is only allowed with a server-side token")
+
+
+async def actor_of(request: Request, data: dict[str, Any], *, required: bool = False) -> tuple[Actor, User | None]:
+    """The actor for the core and the acting user: the caller, or for a server-side call the user
+    the body names (``required``: one must be named)."""
+    caller = caller_of(request)
+    user = await acting_user(request, caller, data, required=required)
+    return (caller.actor if not caller.server else Actor(user=user, server=True)), user

@@ -6,20 +6,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from townhall.api.chat import render
-from townhall.api.chat.http import Caller, container_of, get_str, json_body, respond
+from townhall.api.chat.http import Caller, container_of, get_str, json_body, require_server, respond
 from townhall.api.chat.ratelimit import RateLimiter
 from townhall.core import app_settings
 from townhall.core.chat import channel_types as types
-from townhall.core.errors import Forbidden
 
 router = APIRouter(tags=["app"])
 PLATFORMS = ("server_side", "android", "ios", "web")
-
-
-def _require_server(request: Request, what: str) -> None:
-    caller: Caller = request.state.caller
-    if not caller.server:
-        raise Forbidden("server_side_only", f"{what} is only allowed with a server-side token")
 
 
 @router.get("/app", name="GetApp")
@@ -32,7 +25,7 @@ async def get_app(request: Request) -> Response:
 
 @router.patch("/app", name="UpdateApp")
 async def update_app(request: Request) -> Response:
-    _require_server(request, "changing app settings")
+    require_server(request, "changing app settings")
     data = await json_body(request)
     async with container_of(request).uow() as uow:
         await app_settings.change(uow, data)
@@ -70,7 +63,7 @@ async def get_channel_type(request: Request, name: str) -> Response:
 
 @router.post("/channeltypes", name="CreateChannelType")
 async def create_channel_type(request: Request) -> Response:
-    _require_server(request, "creating channel types")
+    require_server(request, "creating channel types")
     data = await json_body(request)
     name = get_str(data, "name", required=True)
     async with container_of(request).uow() as uow:
@@ -80,7 +73,7 @@ async def create_channel_type(request: Request) -> Response:
 
 @router.put("/channeltypes/{name}", name="UpdateChannelType")
 async def update_channel_type(request: Request, name: str) -> Response:
-    _require_server(request, "changing channel types")
+    require_server(request, "changing channel types")
     data = await json_body(request)
     async with container_of(request).uow() as uow:
         updated = await types.update_type(uow.conn, name, data)
@@ -89,7 +82,7 @@ async def update_channel_type(request: Request, name: str) -> Response:
 
 @router.delete("/channeltypes/{name}", name="DeleteChannelType")
 async def delete_channel_type(request: Request, name: str) -> Response:
-    _require_server(request, "deleting channel types")
+    require_server(request, "deleting channel types")
     async with container_of(request).uow() as uow:
         await types.delete_type(uow.conn, name)
     return respond(request, {})

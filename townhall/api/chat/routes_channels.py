@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from townhall.api.chat import render
 from townhall.api.chat.http import (
     Caller,
-    acting_user,
+    actor_of,
+    caller_of,
     container_of,
     get_bool,
     get_dict,
@@ -38,17 +39,6 @@ from townhall.core.events import channel_topic
 router = APIRouter(tags=["channels"])
 BODY_ACTIONS = ("add_members", "remove_members", "invites", "add_moderators", "demote_moderators",
                 "assign_roles", "accept_invite", "reject_invite")
-
-
-def _caller(request: Request) -> Caller:
-    return request.state.caller  # type: ignore[no-any-return]
-
-
-async def _actor(request: Request, data: dict[str, Any]) -> Actor:
-    caller = _caller(request)
-    if not caller.server:
-        return caller.actor
-    return Actor(user=await acting_user(request, caller, data), server=True)
 
 
 def _page(data: dict[str, Any], default_limit: int) -> Page:
@@ -114,7 +104,7 @@ def _member_roles(data: dict[str, Any], key: str = "members") -> tuple[list[str]
 async def _get_or_create(request: Request, type_name: str, channel_id: str | None) -> Response:
     data = await json_body(request)
     container = container_of(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     channel_data = get_dict(data, "data")
     member_ids, roles = _member_roles(channel_data)
     invite_ids = _member_ids(channel_data, "invites")
@@ -154,7 +144,7 @@ async def query_channel(request: Request, type_name: str, channel_id: str) -> Re
 @router.post("/channels", name="QueryChannels")
 async def query_channels(request: Request) -> Response:
     data = await json_body(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     if actor.server and actor.user is None and (get_bool(data, "watch") or get_bool(data, "presence")):
         raise Invalid("missing_user", "watch and presence need a user")
     conditions = data.get("filter_conditions") or {}
@@ -175,7 +165,7 @@ async def query_channels(request: Request) -> Response:
 @router.post("/channels/{type_name}/{channel_id}", name="UpdateChannel")
 async def update_channel(request: Request, type_name: str, channel_id: str) -> Response:
     data = await json_body(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     cid = f"{type_name}:{channel_id}"
     container = container_of(request)
     async with container.uow() as uow:
@@ -227,7 +217,7 @@ async def _channel_response(request: Request, actor: Actor, cid: str, status: in
 @router.patch("/channels/{type_name}/{channel_id}", name="UpdateChannelPartial")
 async def update_channel_partial(request: Request, type_name: str, channel_id: str) -> Response:
     data = await json_body(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     set_ = get_dict(data, "set")
     unset = get_list(data, "unset")
     if not all(isinstance(k, str) for k in unset):
@@ -241,7 +231,7 @@ async def update_channel_partial(request: Request, type_name: str, channel_id: s
 
 @router.delete("/channels/{type_name}/{channel_id}", name="DeleteChannel")
 async def delete_channel(request: Request, type_name: str, channel_id: str) -> Response:
-    actor = await _actor(request, {})
+    actor, _ = await actor_of(request, {})
     hard = request.query_params.get("hard_delete") == "true"
     async with container_of(request).uow() as uow:
         (gone,) = await channels.delete_channels(uow, actor, [f"{type_name}:{channel_id}"], hard=hard)
@@ -252,7 +242,7 @@ async def delete_channel(request: Request, type_name: str, channel_id: str) -> R
 @router.post("/channels/delete", name="DeleteChannels")
 async def delete_channels(request: Request) -> Response:
     data = await json_body(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     cids = get_list(data, "cids")
     if not cids or len(cids) > 100 or not all(isinstance(c, str) for c in cids):
         raise Invalid("invalid_cids", "cids must list 1 to 100 channel cids")
@@ -267,7 +257,7 @@ async def delete_channels(request: Request) -> Response:
 @router.post("/channels/{type_name}/{channel_id}/truncate", name="TruncateChannel")
 async def truncate_channel(request: Request, type_name: str, channel_id: str) -> Response:
     data = await json_body(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     container = container_of(request)
     async with container.uow() as uow:
         channel, ctype, member = await channels.access(uow.conn, actor, f"{type_name}:{channel_id}",
@@ -283,7 +273,7 @@ async def truncate_channel(request: Request, type_name: str, channel_id: str) ->
 
 async def _member_action(request: Request, type_name: str, channel_id: str, action: str) -> Response:
     data = await json_body(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     if actor.user is None:
         raise Invalid("missing_user", "user_id is required for server-side requests")
     async with container_of(request).uow() as uow:
@@ -337,7 +327,7 @@ async def mark_unread(request: Request, type_name: str, channel_id: str) -> Resp
 @router.post("/channels/read", name="MarkChannelsRead")
 async def mark_all_read(request: Request) -> Response:
     data = await json_body(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     if actor.user is None:
         raise Invalid("missing_user", "user is required for server-side requests")
     async with container_of(request).uow() as uow:
@@ -361,7 +351,7 @@ async def send_event(request: Request, type_name: str, channel_id: str) -> Respo
     event = get_dict(data, "event")
     kind = get_str(event, "type", required=True)
     assert kind is not None
-    actor = await _actor(request, {**event, **data})
+    actor, _ = await actor_of(request, {**event, **data})
     container = container_of(request)
     async with container.read() as conn:
         channel, ctype, member = await channels.access(conn, actor, f"{type_name}:{channel_id}",
@@ -391,7 +381,7 @@ async def send_event(request: Request, type_name: str, channel_id: str) -> Respo
 @router.get("/members", name="QueryMembers")
 async def query_members(request: Request) -> Response:
     payload = payload_param(request)
-    actor = await _actor(request, payload)
+    actor, _ = await actor_of(request, payload)
     type_name = get_str(payload, "type", required=True)
     channel_id = get_str(payload, "id")
     async with container_of(request).read() as conn:
@@ -411,7 +401,7 @@ async def query_members(request: Request) -> Response:
 @router.patch("/channels/{type_name}/{channel_id}/member/{user_id}", name="UpdateMemberPartial")
 async def update_member_partial(request: Request, type_name: str, channel_id: str, user_id: str) -> Response:
     data = await json_body(request)
-    actor = await _actor(request, data)
+    actor, _ = await actor_of(request, data)
     unset = get_list(data, "unset")
     if not all(isinstance(k, str) for k in unset):
         raise Invalid("invalid_field", "unset must list field names")
@@ -445,7 +435,7 @@ def _unread_summary(rows: list[reads.ChannelUnread], threads: list[reads.ThreadU
 
 @router.get("/unread", name="UnreadCounts")
 async def unread_counts(request: Request) -> Response:
-    actor = await _actor(request, {"user_id": request.query_params.get("user_id")})
+    actor, _ = await actor_of(request, {"user_id": request.query_params.get("user_id")})
     if actor.user is None:
         raise Invalid("missing_user", "user_id is required for server-side requests")
     async with container_of(request).read() as conn:
@@ -456,7 +446,7 @@ async def unread_counts(request: Request) -> Response:
 
 @router.post("/unread_batch", name="UnreadCountsBatch")
 async def unread_counts_batch(request: Request) -> Response:
-    caller = _caller(request)
+    caller = caller_of(request)
     if not caller.server:
         raise Forbidden("server_side_only", "unread_batch is only allowed server-side")
     data = await json_body(request)

@@ -9,8 +9,7 @@ from fastapi.responses import Response
 
 from townhall.api.chat import render
 from townhall.api.chat.http import (
-    Caller,
-    acting_user,
+    actor_of,
     container_of,
     get_bool,
     get_dict,
@@ -22,7 +21,6 @@ from townhall.api.chat.http import (
     respond,
 )
 from townhall.core import filters
-from townhall.core.accounts.models import User
 from townhall.core.chat import channels, messages, reactions
 from townhall.core.chat import search as chat_search
 from townhall.core.chat.channels import Page
@@ -35,16 +33,6 @@ from townhall.core.errors import Invalid
 from townhall.core.pagination import Cursor
 
 router = APIRouter(tags=["messages"])
-
-
-def _caller(request: Request) -> Caller:
-    return request.state.caller  # type: ignore[no-any-return]
-
-
-async def _actor_and_user(request: Request, data: dict[str, Any], *, required: bool) -> tuple[Actor, User | None]:
-    caller = _caller(request)
-    user = await acting_user(request, caller, data, required=required)
-    return (caller.actor if not caller.server else Actor(user=user, server=True)), user
 
 
 def _message_payload(request: Request, view: MessageView, users: Users) -> dict[str, Any]:
@@ -92,7 +80,7 @@ async def send_message(request: Request, type_name: str, channel_id: str) -> Res
     if not msg:
         raise Invalid("missing_message", "message is a required field")
     draft = message_input(msg)
-    actor, sender = await _actor_and_user(request, {**msg, **data}, required=True)
+    actor, sender = await actor_of(request, {**msg, **data}, required=True)
     assert sender is not None
     async with container_of(request).uow() as uow:
         plan = await messages.check_send(uow.conn, actor, sender, f"{type_name}:{channel_id}", draft)
@@ -102,7 +90,7 @@ async def send_message(request: Request, type_name: str, channel_id: str) -> Res
 
 @router.get("/messages/{message_id}", name="GetMessage")
 async def get_message(request: Request, message_id: str) -> Response:
-    actor, _ = await _actor_and_user(request, dict(request.query_params), required=False)
+    actor, _ = await actor_of(request, dict(request.query_params), required=False)
     async with container_of(request).read() as conn:
         views, users = await messages.get_views(conn, actor, [message_id])
     return respond(request, {"message": _message_payload(request, views[0], users)})
@@ -113,7 +101,7 @@ async def get_many_messages(request: Request, type_name: str, channel_id: str) -
     ids = [i for i in request.query_params.get("ids", "").split(",") if i]
     if not ids or len(ids) > 100:
         raise Invalid("invalid_ids", "ids must list 1 to 100 message ids")
-    actor, _ = await _actor_and_user(request, dict(request.query_params), required=False)
+    actor, _ = await actor_of(request, dict(request.query_params), required=False)
     async with container_of(request).read() as conn:
         channel, _, _ = await channels.access(conn, actor, f"{type_name}:{channel_id}", Action.READ_CHANNEL)
         views, users = await messages.get_views(conn, actor, ids, channel)
@@ -122,7 +110,7 @@ async def get_many_messages(request: Request, type_name: str, channel_id: str) -
 
 async def _edit(request: Request, message_id: str, changes: dict[str, Any], unset: list[str],
                 replace: bool, data: dict[str, Any]) -> Response:
-    actor, user = await _actor_and_user(request, data, required=False)
+    actor, user = await actor_of(request, data, required=False)
     if "mentioned_users" in changes:
         changes["mentioned_chat_ids"] = _mentioned(changes)
     if "pin_expires" in changes:
@@ -159,7 +147,7 @@ async def update_message_partial(request: Request, message_id: str) -> Response:
 async def delete_message(request: Request, message_id: str) -> Response:
     q = dict(request.query_params)
     body = await json_body(request)
-    actor, _ = await _actor_and_user(request, {"user_id": q.get("deleted_by"), **body}, required=False)
+    actor, _ = await actor_of(request, {"user_id": q.get("deleted_by"), **body}, required=False)
     hard = q.get("hard") in ("true", "1") or get_bool(body, "hard")
     async with container_of(request).uow() as uow:
         view, users = await messages.delete_message(uow, actor, message_id, hard=hard)
@@ -169,7 +157,7 @@ async def delete_message(request: Request, message_id: str) -> Response:
 @router.post("/messages/{message_id}/undelete", name="UndeleteMessage")
 async def undelete_message(request: Request, message_id: str) -> Response:
     data = await json_body(request)
-    actor, _ = await _actor_and_user(request, {"user_id": data.get("undeleted_by"), **data}, required=False)
+    actor, _ = await actor_of(request, {"user_id": data.get("undeleted_by"), **data}, required=False)
     async with container_of(request).uow() as uow:
         view, users = await messages.undelete(uow, actor, message_id)
     return respond(request, {"message": _message_payload(request, view, users)}, 201)
@@ -178,7 +166,7 @@ async def undelete_message(request: Request, message_id: str) -> Response:
 @router.get("/messages/{parent_id}/replies", name="GetReplies")
 async def get_replies(request: Request, parent_id: str) -> Response:
     q = dict(request.query_params)
-    actor, _ = await _actor_and_user(request, q, required=False)
+    actor, _ = await actor_of(request, q, required=False)
     page = Page(limit=get_int(q, "limit", 25, lo=0, hi=300), offset=get_int(q, "offset", 0, lo=0, hi=10_000),
                 id_lt=q.get("id_lt"), id_lte=q.get("id_lte"), id_gt=q.get("id_gt"), id_gte=q.get("id_gte"))
     async with container_of(request).read() as conn:
@@ -219,7 +207,7 @@ async def _thread_payload(request: Request, conn: Any, actor: Actor, message_id:
 @router.post("/threads", name="QueryThreads")
 async def query_threads(request: Request) -> Response:
     data = await json_body(request)
-    actor, _ = await _actor_and_user(request, data, required=False)
+    actor, _ = await actor_of(request, data, required=False)
     limit = get_int(data, "limit", 10, lo=1, hi=25)
     reply_limit = get_int(data, "reply_limit", 2, lo=0, hi=10)
     sort = filters.parse_sort(data.get("sort"))
@@ -242,7 +230,7 @@ async def query_threads(request: Request) -> Response:
 @router.get("/threads/{message_id}", name="GetThread")
 async def get_thread(request: Request, message_id: str) -> Response:
     q = dict(request.query_params)
-    actor, _ = await _actor_and_user(request, q, required=False)
+    actor, _ = await actor_of(request, q, required=False)
     async with container_of(request).read() as conn:
         out = await _thread_payload(request, conn, actor, message_id, get_int(q, "reply_limit", 2, lo=0, hi=10))
     return respond(request, {"thread": out})
@@ -256,7 +244,7 @@ async def update_thread_partial(request: Request, message_id: str) -> Response:
     if not all(isinstance(k, str) for k in unset):
         raise Invalid("invalid_field", "unset must list field names")
     changes = {k: v for k, v in get_dict(data, "set").items() if k == "title" or k not in MESSAGE_RESERVED}
-    actor, user = await _actor_and_user(request, data, required=False)
+    actor, user = await actor_of(request, data, required=False)
     container = container_of(request)
     async with container.uow() as uow:
         await messages.edit(uow, actor, message_id, changes, unset=unset, acting_user=user)
@@ -271,7 +259,7 @@ async def update_thread_partial(request: Request, message_id: str) -> Response:
 async def send_reaction(request: Request, message_id: str) -> Response:
     data = await json_body(request)
     reaction = get_dict(data, "reaction")
-    actor, user = await _actor_and_user(request, {**reaction, **data}, required=True)
+    actor, user = await actor_of(request, {**reaction, **data}, required=True)
     assert user is not None
     custom = {k: v for k, v in reaction.items() if k not in ("type", "score", "user", "user_id")}
     async with container_of(request).uow() as uow:
@@ -285,7 +273,7 @@ async def send_reaction(request: Request, message_id: str) -> Response:
 
 @router.delete("/messages/{message_id}/reaction/{kind}", name="DeleteReaction")
 async def delete_reaction(request: Request, message_id: str, kind: str) -> Response:
-    actor, user = await _actor_and_user(request, dict(request.query_params), required=True)
+    actor, user = await actor_of(request, dict(request.query_params), required=True)
     assert user is not None
     async with container_of(request).uow() as uow:
         view, gone, users = await reactions.remove(uow, actor, user, message_id, kind)
@@ -297,7 +285,7 @@ async def delete_reaction(request: Request, message_id: str, kind: str) -> Respo
 @router.get("/messages/{message_id}/reactions", name="GetReactions")
 async def get_reactions(request: Request, message_id: str) -> Response:
     q = dict(request.query_params)
-    actor, _ = await _actor_and_user(request, q, required=False)
+    actor, _ = await actor_of(request, q, required=False)
     async with container_of(request).read() as conn:
         found, users = await reactions.list_reactions(
             conn, actor, message_id, limit=get_int(q, "limit", 10, lo=0, hi=300),
@@ -311,7 +299,7 @@ async def get_reactions(request: Request, message_id: str) -> Response:
 @router.get("/search", name="Search")
 async def search(request: Request) -> Response:
     payload = payload_param(request)
-    actor, _ = await _actor_and_user(request, payload, required=False)
+    actor, _ = await actor_of(request, payload, required=False)
     query = payload.get("query")
     if query is not None and not isinstance(query, str):
         raise Invalid("invalid_query", "query must be a string")

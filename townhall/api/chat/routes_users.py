@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from townhall.api.chat import render
 from townhall.api.chat.http import (
-    Caller,
+    caller_of,
     container_of,
     get_bool,
     get_dict,
@@ -19,6 +19,7 @@ from townhall.api.chat.http import (
     get_str,
     json_body,
     payload_param,
+    require_server,
     respond,
 )
 from townhall.core import filters, tasks
@@ -33,15 +34,6 @@ router = APIRouter(tags=["users"])
 MAX_UPSERT = 100
 
 
-def _caller(request: Request) -> Caller:
-    return request.state.caller  # type: ignore[no-any-return]
-
-
-def _require_server(caller: Caller, what: str) -> None:
-    if not caller.server:
-        raise Forbidden("server_side_only", f"{what} is only allowed with a server-side token")
-
-
 def _forget(request: Request, chat_ids: Any) -> None:
     request.app.state.auth.forget(chat_ids)
 
@@ -52,7 +44,7 @@ def _online(request: Request) -> render.Online:
 
 @router.post("/users", name="UpdateUsers")
 async def upsert_users(request: Request) -> Response:
-    caller = _caller(request)
+    caller = caller_of(request)
     data = await json_body(request)
     given = get_dict(data, "users")
     if not given:
@@ -78,7 +70,7 @@ async def upsert_users(request: Request) -> Response:
 
 @router.patch("/users", name="UpdateUsersPartial")
 async def update_users_partial(request: Request) -> Response:
-    caller = _caller(request)
+    caller = caller_of(request)
     data = await json_body(request)
     updates = get_list(data, "users")
     if not updates or len(updates) > MAX_UPSERT:
@@ -142,8 +134,7 @@ async def create_guest(request: Request) -> Response:
 
 async def _set_state(request: Request, chat_ids: list[str], *, deactivated: bool | None = None,
                      deleted: bool | None = None) -> list[Any]:
-    caller = _caller(request)
-    _require_server(caller, "changing a user's state")
+    require_server(request, "changing a user's state")
     container = container_of(request)
     async with container.uow() as uow:
         found = await accounts.require_chat_users(uow.conn, chat_ids)
@@ -204,8 +195,7 @@ async def _task_response(request: Request, kind: str, result: dict[str, Any]) ->
 async def delete_user(request: Request, user_id: str) -> Response:
     q = request.query_params
     hard = q.get("hard_delete") == "true"
-    caller = _caller(request)
-    _require_server(caller, "deleting a user")
+    require_server(request, "deleting a user")
     container = container_of(request)
     async with container.uow() as uow:
         user = await accounts.access_chat_user(uow.conn, user_id)
@@ -221,8 +211,7 @@ async def delete_user(request: Request, user_id: str) -> Response:
 @router.post("/users/delete", name="DeleteUsers")
 async def delete_users(request: Request) -> Response:
     data = await json_body(request)
-    caller = _caller(request)
-    _require_server(caller, "deleting users")
+    require_server(request, "deleting users")
     ids = _user_ids(data)
     mode = get_str(data, "user", "soft")
     if mode not in ("soft", "hard", "pruning"):
@@ -241,7 +230,7 @@ async def delete_users(request: Request) -> Response:
 
 @router.get("/tasks/{task_id}", name="GetTask")
 async def get_task(request: Request, task_id: str) -> Response:
-    _require_server(_caller(request), "reading a task")
+    require_server(request, "reading a task")
     async with container_of(request).read() as conn:
         task = await tasks.get_task(conn, task_id)
     return respond(request, {"task_id": task["id"], "status": task["status"], "result": task["result"] or {},
@@ -250,7 +239,7 @@ async def get_task(request: Request, task_id: str) -> Response:
 
 @router.post("/users/{user_id}/event", name="SendUserCustomEvent")
 async def send_user_event(request: Request, user_id: str) -> Response:
-    _require_server(_caller(request), "sending a user event")
+    require_server(request, "sending a user event")
     data = await json_body(request)
     event = get_dict(data, "event")
     kind = get_str(event, "type", required=True)
