@@ -2,36 +2,86 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import jwt
 import pytest
 
-from townhall.api.chat.ratelimit import RateLimiter
+from townhall.api.chat.ratelimit import RateLimiter, RedisRateLimiter
 from townhall.app import create_app
 from townhall.config import ChatSettings, Settings
 from townhall.container import Container
 
 
-def test_a_window_allows_the_limit_then_refuses_until_the_next_minute() -> None:
-    limiter = RateLimiter(per_endpoint={"GetApp": 2})
-    verdicts = [limiter.hit("GetApp", "app", server=True, now=600.0) for _ in range(3)]
+@pytest.fixture(params=["memory", "redis"])
+async def limiter_factory(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., RateLimiter]]:
+    """Both counter stores, with the same contract."""
+    made: list[RateLimiter] = []
+
+    def make(**kwargs: Any) -> RateLimiter:
+        if request.param == "memory":
+            limiter = RateLimiter(**kwargs)
+        else:
+            url = request.getfixturevalue("redis_url")
+            limiter = RedisRateLimiter(url, prefix=f"townhall-test:{uuid.uuid4().hex}:", **kwargs)
+        made.append(limiter)
+        return limiter
+
+    yield make
+    for limiter in made:
+        await limiter.close()
+
+
+async def test_a_window_allows_the_limit_then_refuses_until_the_next_minute(limiter_factory) -> None:
+    limiter = limiter_factory(per_endpoint={"GetApp": 2})
+    verdicts = [await limiter.hit("GetApp", "app", server=True, now=600.0) for _ in range(3)]
     assert [v.allowed for v in verdicts] == [True, True, False]
     assert [v.remaining for v in verdicts] == [1, 0, 0]
     assert verdicts[0].reset == 660
-    assert limiter.hit("GetApp", "app", server=True, now=660.0).allowed  # a new minute
+    assert (await limiter.hit("GetApp", "app", server=True, now=660.0)).allowed  # a new minute
 
 
-def test_limits_are_counted_per_subject_and_scaled_by_the_multiplier() -> None:
-    limiter = RateLimiter(multiplier=0.001)  # the defaults, scaled down to 10 a minute server-side
+async def test_limits_are_counted_per_subject_and_scaled_by_the_multiplier(limiter_factory) -> None:
+    limiter = limiter_factory(multiplier=0.001)  # the defaults, scaled down to 10 a minute server-side
     assert limiter.limit_for("SendMessage", server=True) == 10
     assert limiter.limit_for("SendMessage", server=False) == 1
     for _ in range(10):
-        assert limiter.hit("SendMessage", "app", server=True, now=0.0).allowed
-    assert not limiter.hit("SendMessage", "app", server=True, now=0.0).allowed
-    assert limiter.hit("SendMessage", "user:b", server=False, now=0.0).allowed  # its own counter
+        assert (await limiter.hit("SendMessage", "app", server=True, now=0.0)).allowed
+    assert not (await limiter.hit("SendMessage", "app", server=True, now=0.0)).allowed
+    assert (await limiter.hit("SendMessage", "user:b", server=False, now=0.0)).allowed  # its own counter
     assert not RateLimiter(multiplier=0).enabled
+
+
+async def test_the_snapshot_reports_what_a_subject_has_left(limiter_factory) -> None:
+    limiter = limiter_factory(per_endpoint={"GetApp": 5})
+    await limiter.hit("GetApp", "app", server=True, now=0.0)
+    snapshot = await limiter.snapshot(["GetApp", "SendMessage"], True, "app", now=1.0)
+    assert snapshot["GetApp"] == {"limit": 5, "remaining": 4, "reset": 60}
+    assert snapshot["SendMessage"]["remaining"] == snapshot["SendMessage"]["limit"]
+
+
+async def test_two_processes_share_one_redis_budget(redis_url: str) -> None:
+    prefix = f"townhall-test:{uuid.uuid4().hex}:"
+    first, second = (RedisRateLimiter(redis_url, per_endpoint={"GetApp": 3}, prefix=prefix) for _ in range(2))
+    try:
+        allowed = [(await limiter.hit("GetApp", "app", server=True, now=0.0)).allowed
+                   for limiter in (first, second, first, second)]
+        assert allowed == [True, True, True, False]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_an_unreachable_redis_lets_requests_through() -> None:
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", per_endpoint={"GetApp": 1})
+    try:
+        verdicts = [await limiter.hit("GetApp", "app", server=True) for _ in range(3)]
+        assert all(v.allowed for v in verdicts)
+    finally:
+        await limiter.close()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from townhall.api.chat import (
 from townhall.api.chat.errors import StreamError
 from townhall.api.chat.http import Authenticator, add_rate_headers, authenticate, duration
 from townhall.api.chat.hub import ChatHub
-from townhall.api.chat.ratelimit import RateLimiter
+from townhall.api.chat.ratelimit import RateLimiter, RedisRateLimiter
 from townhall.container import Container
 from townhall.core.errors import DomainError
 
@@ -41,6 +41,9 @@ def _error_response(request: Request, err: StreamError) -> Response:
 
 def build_chat_app(container: Container) -> FastAPI:
     hub = ChatHub(container)
+    chat = container.settings.chat
+    limiter = (RedisRateLimiter(container.settings.redis_url, chat.rate_limit_multiplier, chat.rate_limits)
+               if container.settings.redis_url else RateLimiter(chat.rate_limit_multiplier, chat.rate_limits))
     auth = Authenticator(container)
 
     @asynccontextmanager
@@ -52,6 +55,7 @@ def build_chat_app(container: Container) -> FastAPI:
         finally:
             users_changed.close()
             await hub.close()
+            await limiter.close()
 
     app = FastAPI(
         title="townhall chat (Stream Chat API)",
@@ -62,8 +66,7 @@ def build_chat_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.hub = hub
     app.state.auth = auth
-    app.state.rate_limiter = RateLimiter(container.settings.chat.rate_limit_multiplier,
-                                         container.settings.chat.rate_limits)
+    app.state.rate_limiter = limiter
 
     @app.exception_handler(StreamError)
     async def _stream_error(request: Request, exc: StreamError) -> Response:

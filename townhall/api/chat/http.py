@@ -177,7 +177,7 @@ async def authenticate(request: Request) -> Caller:
     if limiter.enabled:
         route = request.scope.get("route")
         endpoint = getattr(route, "name", "unknown")
-        verdict = limiter.hit(endpoint, caller.rate_subject, caller.server)
+        verdict = await limiter.hit(endpoint, caller.rate_subject, caller.server)
         request.state.rate = verdict
         if not verdict.allowed:
             raise StreamError(429, RATE_LIMITED, f"Too many requests, check response headers for more information. "

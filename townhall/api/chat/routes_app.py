@@ -43,7 +43,7 @@ async def get_rate_limits(request: Request) -> Response:
     for platform in platforms:
         server = platform == "server_side"
         subject = caller.rate_subject if server == caller.server else None
-        out[platform] = limiter.snapshot(endpoints, server, subject)
+        out[platform] = await limiter.snapshot(endpoints, server, subject)
     return respond(request, out)
 
 
