@@ -541,7 +541,8 @@ async def test_a_watch_asked_for_in_another_process_reaches_the_sockets_process(
         assert other.watch(a_id, CID) is False
         await other.watch_anywhere(a_id, CID, ALICE.id)
         await settle()
-        assert hub.watcher_ids(CID) == [ALICE.id] and other.watcher_count(CID) == 0
+        assert hub.watcher_ids(CID) == [ALICE.id] and other.watcher_ids(CID) == []
+        assert other.watcher_count(CID) == 1  # the count spans processes
         await publish(bus, message_new())
         assert len(alice.of_type("message.new")) == 1  # once: only the socket's process delivers
 
@@ -614,3 +615,32 @@ async def test_a_hub_that_closes_takes_its_users_offline_elsewhere(bus: MemoryEv
     await leaving.close()
     await settle()
     assert not hub.is_online(BOB.id)
+
+
+async def test_the_watcher_count_counts_watchers_on_every_process_once(hub: ChatHub, other_hub: ChatHub) -> None:
+    a_id, _ = await connect(hub, ALICE)
+    b_id, _ = await connect(other_hub, BOB)
+    b2_id, _ = await connect(hub, BOB)
+    hub.watch(a_id, CID)
+    other_hub.watch(b_id, CID)
+    hub.watch(b2_id, CID)  # bob watches on both processes: still one watcher
+    await settle()
+    assert hub.watcher_count(CID) == 2 and other_hub.watcher_count(CID) == 2
+    assert [u.id for u in hub.watcher_users(CID)] == [ALICE.id, BOB.id]  # the list names local watchers
+
+    other_hub.unwatch(b_id, CID)
+    hub.unwatch(a_id, CID)
+    await settle()
+    assert hub.watcher_count(CID) == 1 and other_hub.watcher_count(CID) == 1
+
+
+async def test_watchers_of_a_process_that_closes_stop_counting(bus: MemoryEventBus, hub: ChatHub) -> None:
+    leaving = make_hub(bus)
+    await leaving.start()
+    b_id, _ = await connect(leaving, BOB)
+    leaving.watch(b_id, CID)
+    await settle()
+    assert hub.watcher_count(CID) == 1
+    await leaving.close()
+    await settle()
+    assert hub.watcher_count(CID) == 0

@@ -5,8 +5,8 @@ Every process gets every event through the EventBus and delivers it to its own s
 asked for in one process reaches the socket's process the same way (``watch_anywhere``).
 Presence (``online``) spans processes: each hub announces its users going online and offline on
 the bus and repeats the full list of its online users every ``PRESENCE_INTERVAL`` seconds; a
-process not heard from for three intervals (it crashed) no longer counts. Watchers and
-``watcher_count`` are what THIS process sees.
+process not heard from for three intervals (it crashed) no longer counts. ``watcher_count``
+counts the watchers of every process the same way; the ``watchers`` list names this process's.
 
 Each event is rendered and serialised once per variant (the watchers' event, the members'
 ``notification.*`` event) and the same text goes to every recipient. Each connection has its own
@@ -107,10 +107,21 @@ class PresenceChanged(Event):
 
 
 class PresenceList(Event):
-    """Everyone online on a process (sent every PRESENCE_INTERVAL and when a hub starts/stops)."""
+    """Everyone online on a process, and who watches what there (sent every PRESENCE_INTERVAL
+    and when a hub starts/stops)."""
 
     type = "chat.ws.presence_list"
     process_id: str
+    user_ids: list[int] = Field(default_factory=list)
+    watching: dict[str, list[int]] = Field(default_factory=dict)
+
+
+class WatchersChanged(Event):
+    """The users watching a channel on one process changed."""
+
+    type = "chat.ws.watchers"
+    process_id: str
+    cid: str
     user_ids: list[int] = Field(default_factory=list)
 
 
@@ -235,6 +246,8 @@ class ChatHub:
         self.process_id = new_id()
         self._remote: dict[str, tuple[set[int], float]] = {}  # process -> (its online users, last heard)
         self._remote_count: dict[int, int] = {}  # user -> how many other processes have them online
+        self._remote_watchers: dict[str, dict[str, set[int]]] = {}  # cid -> process -> users watching
+        self._outbox: asyncio.Queue[Event] = asyncio.Queue()  # announcements, published in order
 
     # -- lifecycle
 
@@ -244,15 +257,17 @@ class ChatHub:
                       self._bus.subscribe(PRESENCE_TOPIC, self._on_presence)]
         self._spawn(self._heartbeat(), "chat-ws-heartbeat")
         self._spawn(self._presence_heartbeat(), "chat-ws-presence")
+        self._spawn(self._announcer(), "chat-ws-announcer")
 
     async def close(self) -> None:
         for sub in self._subs:
             sub.close()
         self._subs = []
-        await self._announce(PresenceList(topic=PRESENCE_TOPIC, process_id=self.process_id))
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Last word, after the announcer stopped: nobody is online or watching here any more.
+        await self._announce(PresenceList(topic=PRESENCE_TOPIC, process_id=self.process_id))
         await asyncio.gather(*(c.close(CLOSE_GOING_AWAY) for c in list(self._conns.values())))
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -273,9 +288,9 @@ class ChatHub:
         self._by_user.setdefault(user.id, {})[connection_id] = conn
         conn.start()
         if first:
-            self._spawn(self._announce(PresenceChanged(
+            self._outbox.put_nowait(PresenceChanged(
                 topic=PRESENCE_TOPIC, process_id=self.process_id, user=user, online=True,
-                member_cids=sorted(conn.member_cids))), "chat-ws-presence-announce")
+                member_cids=sorted(conn.member_cids)))
             if not was_online:
                 self._presence_changed(user, conn.member_cids)
         return conn
@@ -292,8 +307,8 @@ class ChatHub:
         mine.pop(connection_id, None)
         if not mine:
             self._by_user.pop(conn.user.id, None)
-            await self._announce(PresenceChanged(topic=PRESENCE_TOPIC, process_id=self.process_id, user=conn.user,
-                                                 online=False, member_cids=sorted(cids)))
+            self._outbox.put_nowait(PresenceChanged(topic=PRESENCE_TOPIC, process_id=self.process_id,
+                                                    user=conn.user, online=False, member_cids=sorted(cids)))
             if not self.is_online(conn.user.id):
                 self._presence_changed(conn.user, cids)
         await conn.stop()
@@ -331,6 +346,7 @@ class ChatHub:
         users = self._watching_users.setdefault(cid, {})
         users[conn.user.id] = users.get(conn.user.id, 0) + 1
         if users[conn.user.id] == 1:
+            self._local_watchers_changed(cid)
             self._watching_changed("user.watching.start", conn.user, cid)
         return True
 
@@ -367,6 +383,7 @@ class ChatHub:
         if not users:
             self._watching_users.pop(cid, None)
             self._quiet.discard(cid)
+        self._local_watchers_changed(cid)
         if not quiet:
             self._watching_changed("user.watching.stop", conn.user, cid)
 
@@ -381,7 +398,16 @@ class ChatHub:
         return list(seen.values())
 
     def watcher_count(self, cid: str) -> int:
-        return len(self._watching_users.get(cid, ()))
+        """Distinct users watching ``cid`` on any process."""
+        here = self._watching_users.get(cid, {})
+        elsewhere = self._remote_watchers.get(cid)
+        if not elsewhere:
+            return len(here)
+        return len(set(here).union(*elsewhere.values()))
+
+    def _local_watchers_changed(self, cid: str) -> None:
+        self._outbox.put_nowait(WatchersChanged(topic=PRESENCE_TOPIC, process_id=self.process_id, cid=cid,
+                                                user_ids=sorted(self._watching_users.get(cid, {}))))
 
     def _watching_changed(self, type_: str, user: User, cid: str) -> None:
         if cid in self._quiet or self.watcher_count(cid) > WATCHING_EVENTS_MAX_WATCHERS:
@@ -461,10 +487,15 @@ class ChatHub:
         except Exception:  # presence is best effort; the next list repairs it
             log.warning("could not announce chat presence", exc_info=True)
 
+    async def _announcer(self) -> None:
+        while True:
+            await self._announce(await self._outbox.get())
+
     async def _presence_heartbeat(self) -> None:
         while True:
-            await self._announce(PresenceList(topic=PRESENCE_TOPIC, process_id=self.process_id,
-                                              user_ids=sorted(self._by_user)))
+            self._outbox.put_nowait(PresenceList(
+                topic=PRESENCE_TOPIC, process_id=self.process_id, user_ids=sorted(self._by_user),
+                watching={cid: sorted(users) for cid, users in self._watching_users.items()}))
             await asyncio.sleep(PRESENCE_INTERVAL)
             self._expire_remote()
 
@@ -474,6 +505,7 @@ class ChatHub:
         for process_id, (_, heard) in list(self._remote.items()):
             if heard < deadline:
                 self._set_remote(process_id, set())
+                self._set_remote_watching(process_id, {})
                 del self._remote[process_id]
 
     def _set_remote(self, process_id: str, users: set[int]) -> tuple[set[int], set[int]]:
@@ -491,9 +523,29 @@ class ChatHub:
         self._remote[process_id] = (users, asyncio.get_running_loop().time())
         return came, left
 
+    def _set_remote_watchers(self, cid: str, process_id: str, user_ids: list[int]) -> None:
+        by_process = self._remote_watchers.setdefault(cid, {})
+        if user_ids:
+            by_process[process_id] = set(user_ids)
+        else:
+            by_process.pop(process_id, None)
+        if not by_process:
+            del self._remote_watchers[cid]
+
+    def _set_remote_watching(self, process_id: str, watching: dict[str, list[int]]) -> None:
+        """Replace everything a process watches (its periodic list, or nothing when it is gone)."""
+        for cid in [c for c, by_process in self._remote_watchers.items() if process_id in by_process]:
+            if cid not in watching:
+                self._set_remote_watchers(cid, process_id, [])
+        for cid, user_ids in watching.items():
+            self._set_remote_watchers(cid, process_id, user_ids)
+
     async def _on_presence(self, event: Event) -> None:
         if isinstance(event, PresenceList) and event.process_id != self.process_id:
             self._set_remote(event.process_id, set(event.user_ids))
+            self._set_remote_watching(event.process_id, event.watching)
+        elif isinstance(event, WatchersChanged) and event.process_id != self.process_id:
+            self._set_remote_watchers(event.cid, event.process_id, event.user_ids)
         elif isinstance(event, PresenceChanged) and event.process_id != self.process_id:
             users, _ = self._remote.get(event.process_id, (set(), 0.0))
             was_online = self.is_online(event.user.id)
