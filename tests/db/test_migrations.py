@@ -6,8 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-import townhall.core.accounts.tables  # noqa: F401  (every table module, as migrations/env.py)
-import townhall.core.chat.tables  # noqa: F401
+import townhall.db.tables  # noqa: F401  (every table module, as migrations/env.py)
 from townhall.db.base import metadata
 from townhall.db.migrate import run_on_connection
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Column, String, Table, insert, select, update
 
-from townhall.core.chat.tables import app_settings
 from townhall.core.errors import Invalid
 from townhall.core.uow import UnitOfWork
+from townhall.db.base import Json, metadata
 from townhall.db.database import Connection
 
+app_settings = Table(
+    "app_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Json, nullable=False),
+)
 KEY = "app"
 DEFAULTS: dict[str, Any] = {
     "name": "townhall",

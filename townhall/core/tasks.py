@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Column, String, Table, insert, select
 
-from townhall.core.chat.tables import tasks
 from townhall.core.clock import new_id, now
 from townhall.core.errors import NotFound
 from townhall.core.uow import UnitOfWork
+from townhall.db.base import Json, UTCDateTime, metadata
 from townhall.db.database import Connection
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("result", Json),
+    Column("error", Json),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
 
 
 async def record_completed(uow: UnitOfWork, kind: str, result: dict[str, Any]) -> str:

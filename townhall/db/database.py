@@ -50,17 +50,11 @@ class Connection(Protocol):
 
 class Database:
     def __init__(self, url: str) -> None:
-        self.url = make_url(url)
-        self.dialect = self.url.get_backend_name()
-        if self.dialect == "sqlite":
+        if make_url(url).get_backend_name() == "sqlite":
             self._sqlite: _SQLiteOnLoop | None = _SQLiteOnLoop(url)
         else:
             self._sqlite = None
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self._sqlite is not None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

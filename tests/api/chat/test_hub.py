@@ -97,12 +97,17 @@ async def bus() -> AsyncIterator[MemoryEventBus]:
     await bus.close()
 
 
-@pytest.fixture
-async def hub(bus: MemoryEventBus) -> AsyncIterator[ChatHub]:
+async def running_hub(bus: MemoryEventBus) -> AsyncIterator[ChatHub]:
     hub = make_hub(bus)
     await hub.start()
     yield hub
     await hub.close()
+
+
+@pytest.fixture
+async def hub(bus: MemoryEventBus) -> AsyncIterator[ChatHub]:
+    async for running in running_hub(bus):
+        yield running
 
 
 _ids = iter(range(1, 1_000_000))
@@ -561,10 +566,8 @@ async def test_a_watch_asked_for_in_another_process_reaches_the_sockets_process(
 
 @pytest.fixture
 async def other_hub(bus: MemoryEventBus) -> AsyncIterator[ChatHub]:
-    hub = make_hub(bus)
-    await hub.start()
-    yield hub
-    await hub.close()
+    async for running in running_hub(bus):
+        yield running
 
 
 async def test_a_user_connected_to_another_process_is_online_here(hub: ChatHub, other_hub: ChatHub) -> None:

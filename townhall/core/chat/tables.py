@@ -111,26 +111,6 @@ reactions = Table(
     Index("ix_chat_reactions_message_created", "message_pk", "created_at"),
 )
 
-# Long operations (bulk deletes, ...) answer a task id that clients poll.
-tasks = Table(
-    "tasks",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("kind", String(64), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("result", Json),
-    Column("error", Json),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-)
-
-app_settings = Table(
-    "app_settings",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Json, nullable=False),
-)
-
 # Read state of a thread for each of its participants (the parent's author and every replier).
 thread_reads = Table(
     "chat_thread_reads",

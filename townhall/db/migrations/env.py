@@ -20,9 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-# Every table module registers its tables on the shared metadata.
-import townhall.core.accounts.tables  # noqa: F401
-import townhall.core.chat.tables  # noqa: F401
+import townhall.db.tables  # noqa: F401  (every table module registers on the metadata)
 from townhall.db.base import metadata
 from townhall.db.migrate import run_on_connection
 

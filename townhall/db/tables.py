@@ -1,0 +1,9 @@
+"""Every table module, imported so that ``metadata`` is complete (migrations, schema checks).
+
+A new module with tables is added here.
+"""
+
+import townhall.core.accounts.tables  # noqa: F401
+import townhall.core.app_settings  # noqa: F401
+import townhall.core.chat.tables  # noqa: F401
+import townhall.core.tasks  # noqa: F401
