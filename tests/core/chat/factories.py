@@ -29,5 +29,5 @@ async def make_channel(container: Container, creator: User, members: list[User],
     async with container.uow() as uow:
         channel, _ = await channels.get_or_create(
             uow, SERVER, type_name, uid("ch"), {}, member_chat_ids=[m.chat_id for m in members],
-            creator=creator)
+            creator_chat_id=creator.chat_id)
     return channel

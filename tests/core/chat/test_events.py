@@ -39,7 +39,7 @@ async def test_creating_a_channel_with_members_emits_one_member_added_per_member
 
     async def act(uow):
         return await channels.get_or_create(uow, SERVER, "messaging", "ev-create-" + alice.chat_id, {},
-                                            member_chat_ids=[alice.chat_id, bob.chat_id], creator=alice)
+                                            member_chat_ids=[alice.chat_id, bob.chat_id], creator_chat_id=alice.chat_id)
     (channel, created), events = await _as(container, act)
     assert created
     assert [(type(e), e.kind, e.member.user_id) for e in events] == [

@@ -26,15 +26,13 @@ from townhall.api.chat.http import (
 from townhall.core import filters, tasks
 from townhall.core.accounts import service as accounts
 from townhall.core.chat import channel_types as types
-from townhall.core.chat import channels, messages, reads
+from townhall.core.chat import channels, client_events, messages, reads
 from townhall.core.chat.channels import Page, StateOptions
-from townhall.core.chat.events import ChannelClientEvent
 from townhall.core.chat.models import ChannelState, Users
-from townhall.core.chat.permissions import Action, Actor, check
+from townhall.core.chat.permissions import Action, Actor
 from townhall.core.chat.views import load_users
 from townhall.core.clock import iso
 from townhall.core.errors import Forbidden, Invalid
-from townhall.core.events import channel_topic
 
 router = APIRouter(tags=["channels"])
 BODY_ACTIONS = ("add_members", "remove_members", "invites", "add_moderators", "demote_moderators",
@@ -108,22 +106,14 @@ async def _get_or_create(request: Request, type_name: str, channel_id: str | Non
     channel_data = get_dict(data, "data")
     member_ids, roles = _member_roles(channel_data)
     invite_ids = _member_ids(channel_data, "invites")
-    creator = None
     created_by = channel_data.get("created_by")
-    creator_ref = channel_data.get("created_by_id") or (
-        created_by.get("id") if isinstance(created_by, dict) else None)
-    if actor.server and creator_ref is None and actor.user is not None:
-        creator = actor.user
+    creator = channel_data.get("created_by_id") or (created_by.get("id") if isinstance(created_by, dict) else None)
+    if creator is not None and not isinstance(creator, str):
+        raise Invalid("invalid_field", "created_by_id must be a user id")
     async with container.uow() as uow:
-        if creator_ref is not None:
-            if not isinstance(creator_ref, str):
-                raise Invalid("invalid_field", "created_by_id must be a user id")
-            creator = await accounts.access_chat_user(uow.conn, creator_ref)
-            if not actor.server and actor.user is not None and creator.id != actor.user.id:
-                raise Forbidden("not_allowed", "created_by can only be set server-side")
         channel, created = await channels.get_or_create(
-            uow, actor, type_name, channel_id, channel_data, member_chat_ids=member_ids, creator=creator,
-            invite_chat_ids=invite_ids, roles=roles)
+            uow, actor, type_name, channel_id, channel_data, member_chat_ids=member_ids,
+            creator_chat_id=creator, invite_chat_ids=invite_ids, roles=roles)
     async with container.read() as conn:
         channel, ctype, member = await channels.access(conn, actor, channel.cid, Action.READ_CHANNEL)
         state = await channels.state(conn, actor, channel, ctype, member, _state_options(data), created=created)
@@ -354,26 +344,10 @@ async def send_event(request: Request, type_name: str, channel_id: str) -> Respo
     actor, _ = await actor_of(request, {**event, **data})
     container = container_of(request)
     async with container.read() as conn:
-        channel, ctype, member = await channels.access(conn, actor, f"{type_name}:{channel_id}",
-                                                       Action.READ_CHANNEL)
-    if kind in ("typing.start", "typing.stop"):
-        if not ctype.flag("typing_events"):
-            raise Invalid("typing_disabled", f'typing events are disabled for channel type "{ctype.name}"')
-        check(Action.SEND_TYPING, actor, channel.type, member, channel)
-    else:
-        if not ctype.flag("custom_events"):
-            raise Invalid("custom_events_disabled", f'custom events are disabled for channel type "{ctype.name}"')
-        if kind.split(".")[0] in ("message", "channel", "member", "user", "notification", "reaction", "health"):
-            raise Invalid("invalid_event_type", f'"{kind}" is reserved; custom events need their own type')
-        check(Action.SEND_EVENT, actor, channel.type, member, channel)
-    users = Users()
-    if actor.user is not None and actor.user.id > 0:
-        users.add(actor.user)
-    payload = {k: v for k, v in event.items() if k not in ("type", "user", "user_id")}
-    await container.bus.publish(ChannelClientEvent(
-        topic=channel_topic(channel.cid), channel=channel, users=users, actor_id=actor.user_id,
-        event_type=kind, payload=payload))
-    out = {**payload, "type": kind, "cid": channel.cid, "channel_id": channel.id,
+        sent = await client_events.check_channel_event(conn, actor, f"{type_name}:{channel_id}", kind, event)
+    await container.bus.publish(sent)
+    channel = sent.channel
+    out = {**sent.payload, "type": kind, "cid": channel.cid, "channel_id": channel.id,
            "channel_type": channel.type, "user": render.user(actor.user) if actor.user else None}
     return respond(request, {"event": out}, 201)
 

@@ -25,10 +25,10 @@ from townhall.api.chat.http import (
 from townhall.core import filters, tasks
 from townhall.core.accounts import service as accounts
 from townhall.core.accounts.service import UserFields
-from townhall.core.chat.events import UserClientEvent
+from townhall.core.chat import client_events
+from townhall.core.chat.permissions import check_user_change
 from townhall.core.clock import iso, new_id
-from townhall.core.errors import Forbidden, Invalid
-from townhall.core.events import user_topic
+from townhall.core.errors import Invalid
 
 router = APIRouter(tags=["users"])
 MAX_UPSERT = 100
@@ -56,10 +56,8 @@ async def upsert_users(request: Request) -> Response:
         if not isinstance(value, dict):
             raise Invalid("invalid_user", f"users.{key} must be an object")
         specs.append(UserFields.from_dict({**value, "id": value.get("id", key)}))
-    if not caller.server:
-        me = caller.user.chat_id if caller.user else None
-        if any(s.chat_id != me or s.role not in (None, caller.user.role if caller.user else None) for s in specs):
-            raise Forbidden("not_allowed", "users can only update themselves and cannot change their role")
+    for spec in specs:
+        check_user_change(caller.actor, spec.chat_id, role=spec.role)
     container = container_of(request)
     async with container.uow() as uow:
         saved = await accounts.upsert_chat_users(uow, specs)
@@ -83,11 +81,8 @@ async def update_users_partial(request: Request) -> Response:
                 raise Invalid("invalid_user", "each partial update must be an object")
             chat_id = get_str(item, "id", required=True)
             assert chat_id is not None
-            if not caller.server and (caller.user is None or caller.user.chat_id != chat_id):
-                raise Forbidden("not_allowed", "users can only update themselves")
             set_ = get_dict(item, "set")
-            if not caller.server and "role" in set_:
-                raise Forbidden("not_allowed", "users cannot change their own role")
+            check_user_change(caller.actor, chat_id, role=set_.get("role"))
             unset = get_list(item, "unset")
             if not all(isinstance(k, str) for k in unset):
                 raise Invalid("invalid_field", "unset must list field names")
@@ -244,12 +239,8 @@ async def send_user_event(request: Request, user_id: str) -> Response:
     event = get_dict(data, "event")
     kind = get_str(event, "type", required=True)
     assert kind is not None
-    if "." in kind and kind.split(".")[0] in ("message", "channel", "member", "user", "notification",
-                                              "reaction", "typing", "health"):
-        raise Invalid("invalid_event_type", f'"{kind}" is reserved; custom events need their own type')
     container = container_of(request)
     async with container.read() as conn:
         user = await accounts.access_chat_user(conn, user_id)
-    await container.bus.publish(UserClientEvent(topic=user_topic(user.id), user=user, event_type=kind,
-                                                payload={k: v for k, v in event.items() if k != "type"}))
+    await container.bus.publish(client_events.check_user_event(user, kind, event))
     return respond(request, {"event": {**event, "type": kind}}, 201)

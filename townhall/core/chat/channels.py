@@ -46,7 +46,7 @@ from townhall.core.chat.store import (
 from townhall.core.chat.tables import channels, members, messages
 from townhall.core.chat.views import load_users, member_users, message_views
 from townhall.core.clock import now
-from townhall.core.errors import Invalid, NotFound
+from townhall.core.errors import Forbidden, Invalid, NotFound
 from townhall.core.events import channel_topic
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
@@ -133,10 +133,12 @@ async def _refresh_member_count(conn: Connection, channel_pk: int) -> None:
 
 async def get_or_create(
     uow: UnitOfWork, actor: Actor, type_name: str, channel_id: str | None, data: Mapping[str, Any],
-    *, member_chat_ids: Sequence[str] = (), creator: User | None = None,
+    *, member_chat_ids: Sequence[str] = (), creator_chat_id: str | None = None,
     invite_chat_ids: Sequence[str] = (), roles: Mapping[str, str] | None = None,
 ) -> tuple[Channel, bool]:
-    """Return the channel, creating it (with its members and invitees) when it does not exist yet."""
+    """Return the channel, creating it (with its members and invitees) when it does not exist yet.
+
+    The creator is ``creator_chat_id`` (only the app may name someone else) or the acting user."""
     conn = uow.conn
     await types.get_type(conn, type_name)
     if channel_id is None:
@@ -148,7 +150,11 @@ async def get_or_create(
     channel = await find_channel(conn, cid)
     if channel is not None:
         return channel, False
-    creator = creator or actor.user
+    creator = actor.user
+    if creator_chat_id is not None:
+        creator = await access_chat_user(conn, creator_chat_id)
+        if not actor.server and actor.user is not None and creator.id != actor.user.id:
+            raise Forbidden("not_allowed", "created_by can only be set server-side")
     if creator is None:
         raise Invalid("missing_creator", "either data.created_by or data.created_by_id must be provided "
                                          "when using server side auth")

@@ -129,3 +129,13 @@ def default_grants(channel_type: str) -> dict[str, list[str]]:
         "guest": sorted(a.value for a in non_member),
         "anonymous": sorted(a.value for a in _ANONYMOUS.get(channel_type, frozenset())),
     }
+
+
+def check_user_change(actor: Actor, chat_id: str, *, role: str | None = None) -> None:
+    """Client-side callers may change only themselves, and never their role."""
+    if actor.server:
+        return
+    if actor.user is None or actor.user.chat_id != chat_id:
+        raise Forbidden("not_allowed", "users can only update themselves")
+    if role is not None and role != actor.user.role:
+        raise Forbidden("not_allowed", "users cannot change their own role")
