@@ -13,7 +13,6 @@ from sqlalchemy import bindparam, case, delete, or_, select, update
 from townhall.core import filters
 from townhall.core.accounts.models import User
 from townhall.core.accounts.service import chat_user_filter, require_chat_users
-from townhall.core.chat import channel_types as types
 from townhall.core.chat.channels import Page, readable_by, visible_since
 from townhall.core.chat.events import (
     MessageDeleted,
@@ -33,9 +32,8 @@ from townhall.core.chat.permissions import Action, Actor, check
 from townhall.core.chat.store import (
     channel_context,
     find_message,
-    get_channel_by_pk,
-    get_member,
     get_message,
+    get_messages,
     member_ids,
     message_from_row,
     message_select,
@@ -280,14 +278,20 @@ async def send(
 async def access_message(
     conn: Connection, actor: Actor, message_id: str, action: Action
 ) -> tuple[Message, Channel, ChannelType, Member | None]:
+    """Load a message with its channel and the caller's membership; check ``action`` there."""
     message = await get_message(conn, message_id)
-    channel = await get_channel_by_pk(conn, message.channel_pk)
-    if channel.deleted_at is not None:
-        raise NotFound("message_not_found", f"Message with id {message_id} doesn't exist")
-    ctype = await types.get_type(conn, channel.type)
-    member = await get_member(conn, channel.pk, actor.user_id)
+    channel, ctype, member = await _message_channel(conn, actor, message)
     check(action, actor, channel.type, member, channel)
     return message, channel, ctype, member
+
+
+async def _message_channel(
+    conn: Connection, actor: Actor, message: Message
+) -> tuple[Channel, ChannelType, Member | None]:
+    try:
+        return await channel_context(conn, message.cid, actor.user_id)
+    except NotFound:  # its channel was deleted
+        raise NotFound("message_not_found", f"Message with id {message.id} doesn't exist") from None
 
 
 def _check_own(actor: Actor, message: Message, channel: Channel, member: Member | None,
@@ -301,13 +305,18 @@ def _check_own(actor: Actor, message: Message, channel: Channel, member: Member 
 async def get_views(
     conn: Connection, actor: Actor, ids: Sequence[str], channel: Channel | None = None
 ) -> tuple[list[MessageView], Users]:
-    msgs = []
-    for message_id in ids:
-        message, msg_channel, _, _ = await access_message(conn, actor, message_id, Action.READ_CHANNEL)
-        if channel is not None and msg_channel.pk != channel.pk:
-            continue
-        msgs.append(message)
-    return await message_views(conn, msgs, actor.user_id)
+    """Messages by id (only those of ``channel`` when given), each channel checked once."""
+    found = await get_messages(conn, list(dict.fromkeys(ids)))
+    missing = set(ids) - {m.id for m in found}
+    if missing:
+        raise NotFound("message_not_found", f"Message with id {sorted(missing)[0]} doesn't exist")
+    if channel is not None:
+        found = [m for m in found if m.channel_pk == channel.pk]
+    for cid in dict.fromkeys(m.cid for m in found):
+        first = next(m for m in found if m.cid == cid)
+        ch, _, member = await _message_channel(conn, actor, first)
+        check(Action.READ_CHANNEL, actor, ch.type, member, ch)
+    return await message_views(conn, found, actor.user_id)
 
 
 async def edit(
@@ -447,7 +456,8 @@ async def replies(
 def thread_filter_fields() -> dict[str, Any]:
     return {
         "parent_id": messages.c.id, "parent_message_id": messages.c.id, "channel_cid": channels.c.cid,
-        "cid": channels.c.cid, "created_by_user_id": chat_user_filter(messages.c.user_id), "created_at": messages.c.created_at,
+        "cid": channels.c.cid, "created_by_user_id": chat_user_filter(messages.c.user_id),
+        "created_at": messages.c.created_at,
         "updated_at": messages.c.updated_at, "last_message_at": messages.c.last_reply_at,
         "reply_count": messages.c.reply_count,
     }
