@@ -63,7 +63,6 @@ def reaction_from_row(row: Any, message_id: str) -> Reaction:
 # The statements of the hot paths (sending, reading) are built once: building and keying a
 # statement costs more than running it on SQLite.
 _CHANNEL_BY_CID = select(channels).where(channels.c.cid == bindparam("cid"), channels.c.deleted_at.is_(None))
-_CHANNEL_BY_PK = select(channels).where(channels.c.pk == bindparam("pk"))
 _MEMBER = select(members).where(members.c.channel_pk == bindparam("channel_pk"),
                                 members.c.user_id == bindparam("user_id"))
 _MEMBER_IDS = select(members.c.user_id).where(members.c.channel_pk == bindparam("channel_pk"))
@@ -108,13 +107,6 @@ async def get_channel(conn: Connection, cid: str) -> Channel:
     if channel is None:
         raise NotFound("channel_not_found", f"Can't find channel with id {cid}")
     return channel
-
-
-async def get_channel_by_pk(conn: Connection, pk: int) -> Channel:
-    row = (await conn.execute(_CHANNEL_BY_PK, {"pk": pk})).first()
-    if row is None:
-        raise NotFound("channel_not_found", "channel does not exist")
-    return channel_from_row(row)
 
 
 async def get_member(conn: Connection, channel_pk: int, user_id: int | None) -> Member | None:
