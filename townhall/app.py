@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount
 
 from townhall import __version__
-from townhall.api import chat
+from townhall.api import chat, forum, social
 from townhall.api.common.landing import landing_page
 from townhall.api.common.metrics_middleware import MetricsMiddleware
 from townhall.api.common.surfaces import SURFACES
@@ -80,6 +80,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    social.mount(app, container)
+    forum.mount(app, container)
     chat_app = chat.mount(app, container)
     # Stream's async Python SDK (aiohttp) drops any path in its base URL, so it can only reach a
     # chat API at a host's root: serve chat there as well, after every other route and surface.

@@ -22,6 +22,14 @@ class ChatSettings(BaseModel):
     max_request_bytes: int = 1_000_000
 
 
+class SocialSettings(BaseModel):
+    """The social surface (Clubhouse API): sign-in, SMS delivery, sign-up policy."""
+
+
+class ForumSettings(BaseModel):
+    """The forum surface (habitate API) and its webhooks."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOWNHALL_", env_nested_delimiter="__", extra="ignore"
@@ -40,6 +48,8 @@ class Settings(BaseSettings):
     # Base URL clients should use; derived from host/port when unset.
     public_url: str | None = None
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    social: SocialSettings = Field(default_factory=SocialSettings)
+    forum: ForumSettings = Field(default_factory=ForumSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

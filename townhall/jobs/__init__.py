@@ -1,0 +1,1 @@
+"""Durable work: the outbox (webhooks, push) and its worker."""

@@ -1,75 +1,21 @@
-"""The ``townhall`` command. Settings are built inside each command, from options and TOWNHALL_*."""
+"""The commands that run and administer the server: serve, db, keys, token."""
 
 from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-import jwt
-from pydantic import ValidationError
 
 from townhall import __version__
 from townhall.api.common.surfaces import SURFACES
+from townhall.cli.common import data_dir_option, make_settings, migrate, user_token
 from townhall.config import Settings
 from townhall.credentials import keys_path, load_or_create_credentials
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-def data_dir_option(fn: F) -> F:
-    return click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="TOWNHALL_DATA_DIR",
-        show_envvar=True,
-        help="Directory of the SQLite database and keys.json  [default: ./data]",
-    )(fn)
-
-
-def make_settings(**overrides: Any) -> Settings:
-    """Settings from TOWNHALL_* with the options given on the command line on top."""
-    try:
-        return Settings(**{key: value for key, value in overrides.items() if value is not None})
-    except ValidationError as exc:
-        message = f"invalid settings (options or TOWNHALL_* variables):\n{exc}"
-        raise click.UsageError(message) from exc
-
-
-def user_token(api_secret: str, user_id: str, expires_in: int | None = None) -> str:
-    """A Stream Chat user token: HS256 JWT ``{"user_id": ...}``, with ``exp`` when asked."""
-    claims: dict[str, Any] = {"user_id": user_id}
-    if expires_in is not None:
-        claims["exp"] = int(time.time()) + expires_in
-    return jwt.encode(claims, api_secret, algorithm="HS256")
-
-
-def _migrate(settings: Settings) -> None:
-    from townhall.db.migrate import MigrationError, upgrade_sync
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        upgrade_sync(settings.resolved_database_url(), lambda line: click.echo(f"  {line}"))
-    except MigrationError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="townhall")
-def cli() -> None:
-    """townhall: one community server speaking five wire APIs (Stream Chat, Clubhouse,
-    Community Voice Chat, habitate, Clarity.fm).
-
-    Every option can also be set in the environment as TOWNHALL_<NAME> (e.g. TOWNHALL_DATA_DIR,
-    TOWNHALL_DATABASE_URL, TOWNHALL_REDIS_URL, TOWNHALL_LOG_FORMAT).
-    """
-
-
-@cli.command()
+@click.command()
 @click.option(
     "--host",
     envvar="TOWNHALL_HOST",
@@ -105,7 +51,7 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
             "--workers > 1 needs TOWNHALL_REDIS_URL: live events must cross the worker processes"
         )
     click.echo("Migrating the database")
-    _migrate(settings)
+    migrate(settings)
     # Before the workers start, so they all read the same keys.json instead of racing to write it.
     load_or_create_credentials(settings)
     _print_banner(settings)
@@ -150,7 +96,7 @@ def _print_banner(settings: Settings) -> None:
     click.echo(f"Credentials: `townhall keys` (stored in {keys_path(settings)})\n")
 
 
-@cli.group()
+@click.group()
 def db() -> None:
     """Database maintenance."""
 
@@ -159,10 +105,10 @@ def db() -> None:
 @data_dir_option
 def db_upgrade(data_dir: Path | None) -> None:
     """Upgrade the database to the newest schema (safe to run again; serve does it on start)."""
-    _migrate(make_settings(data_dir=data_dir))
+    migrate(make_settings(data_dir=data_dir))
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--json",
     "as_json",
@@ -183,7 +129,7 @@ def keys(as_json: bool, data_dir: Path | None) -> None:
     click.echo(f"\nStored in {keys_path(settings)}", err=True)
 
 
-@cli.command()
+@click.command()
 @click.argument("user_id")
 @click.option(
     "--exp",
@@ -198,5 +144,4 @@ def token(user_id: str, exp: int | None, data_dir: Path | None) -> None:
     click.echo(user_token(credentials.chat_api_secret, user_id, exp))
 
 
-def main() -> None:
-    cli(prog_name="townhall")
+COMMANDS = [serve, db, keys, token]

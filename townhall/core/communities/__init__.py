@@ -1,0 +1,1 @@
+"""Communities (clubs, organizations): membership and roles, shared by every surface."""

@@ -1,0 +1,3 @@
+"""Tables of communities."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The forum domain: boards, posts, comments, replies, tags, reaction slots, approval."""

@@ -1,0 +1,3 @@
+"""Tables of the forum domain."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The social domain: follows, blocks, topics, suggestions, notifications, invites, waitlist."""

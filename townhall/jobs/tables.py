@@ -1,0 +1,3 @@
+"""Tables of the outbox and the job worker."""
+
+from __future__ import annotations
