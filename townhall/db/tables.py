@@ -8,6 +8,7 @@ import townhall.core.app_settings  # noqa: F401
 import townhall.core.chat.tables  # noqa: F401
 import townhall.core.communities.tables  # noqa: F401
 import townhall.core.forum.tables  # noqa: F401
+import townhall.core.rooms.tables  # noqa: F401
 import townhall.core.social.tables  # noqa: F401
 import townhall.core.tasks  # noqa: F401
 import townhall.jobs.tables  # noqa: F401

@@ -1,4 +1,4 @@
-"""social surface: accounts, sign-in, profiles, graph, clubs
+"""social surface: accounts, sign-in, profiles, follow graph, notifications
 
 Revision ID: 0005
 Revises: 0004

@@ -1,0 +1,1 @@
+"""Live audio rooms: participants, roles, hand raises, speaker invites, scheduled events."""

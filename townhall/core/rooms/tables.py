@@ -1,0 +1,3 @@
+"""Tables of rooms and scheduled events."""
+
+from __future__ import annotations
