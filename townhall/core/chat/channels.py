@@ -208,21 +208,90 @@ async def state(
     conn: Connection, actor: Actor, channel: Channel, ctype: ChannelType, member: Member | None,
     options: StateOptions, *, created: bool = False, users: Users | None = None,
 ) -> ChannelState:
+    return (await states(conn, actor, [(channel, ctype, member)], options, created=created, users=users))[0]
+
+
+async def states(
+    conn: Connection, actor: Actor, found: Sequence[tuple[Channel, ChannelType, Member | None]],
+    options: StateOptions, *, created: bool = False, users: Users | None = None,
+) -> list[ChannelState]:
+    """What a reader sees of each channel: members, latest and pinned messages, reads, users.
+
+    A fixed number of queries whatever the number of channels (each kind of row is loaded for
+    every channel at once), so querying a page of channels is not one round of queries per channel.
+    """
     users = users if users is not None else Users()
-    mems = await get_members(conn, channel.pk, limit=options.members_limit, offset=options.members_offset)
-    msgs = await channel_messages(conn, channel, member, options.messages)
-    pinned = await _pinned_messages(conn, channel, member)
-    views, users = await message_views(conn, msgs + pinned, actor.user_id, users)
+    if not found:
+        return []
+    pks = [channel.pk for channel, _, _ in found]
+    mems = await _members_of(conn, pks, options.members_limit, options.members_offset)
+    page = options.messages
+    if len(found) == 1 and any((page.id_lt, page.id_lte, page.id_gt, page.id_gte)):
+        channel, _, member = found[0]
+        msgs = {channel.pk: await channel_messages(conn, channel, member, page)}
+    else:
+        msgs = await _latest_messages(conn, found, page.limit)
+    pinned = await _pinned_messages(conn, found)
+    all_msgs = [m for group in (*msgs.values(), *pinned.values()) for m in group]
+    views, users = await message_views(conn, all_msgs, actor.user_id, users)
     by_id = {v.message.id: v for v in views}
-    reads = mems if ctype.flag("read_events") else []
-    await member_users(conn, users, mems)
-    if channel.created_by_id is not None:
-        await load_users(conn, users, [channel.created_by_id])
-    return ChannelState(
-        channel=channel, channel_type=ctype, members=mems, membership=member,
-        messages=[by_id[m.id] for m in msgs], pinned_messages=[by_id[m.id] for m in pinned],
-        reads=reads, users=users, created=created, hidden=bool(member and member.hidden),
-    )
+    await load_users(conn, users, [m.user_id for group in mems.values() for m in group]
+                     + [c.created_by_id for c, _, _ in found if c.created_by_id is not None])
+    out = []
+    for channel, ctype, member in found:
+        channel_members = mems.get(channel.pk, [])
+        out.append(ChannelState(
+            channel=channel, channel_type=ctype, members=channel_members, membership=member,
+            messages=[by_id[m.id] for m in msgs.get(channel.pk, [])],
+            pinned_messages=[by_id[m.id] for m in pinned.get(channel.pk, [])],
+            reads=channel_members if ctype.flag("read_events") else [], users=users, created=created,
+            hidden=bool(member and member.hidden),
+        ))
+    return out
+
+
+def _ranked(stmt: Any, partition: Any, *order: Any) -> Any:
+    """``stmt`` with each row's rank (1, 2, ...) within its ``partition`` in ``order``, as a subquery."""
+    return stmt.add_columns(func.row_number().over(partition_by=partition, order_by=order).label("rank")).subquery()
+
+
+async def _members_of(conn: Connection, pks: Sequence[int], limit: int, offset: int) -> dict[int, list[Member]]:
+    out: dict[int, list[Member]] = {pk: [] for pk in pks}
+    if limit <= 0:
+        return out
+    ranked = _ranked(select(members).where(members.c.channel_pk.in_(pks)), members.c.channel_pk,
+                     members.c.created_at, members.c.user_id)
+    rows = await conn.execute(select(ranked).where(ranked.c.rank > offset, ranked.c.rank <= offset + limit)
+                              .order_by(ranked.c.channel_pk, ranked.c.rank))
+    for row in rows:
+        out[row.channel_pk].append(member_from_row(row))
+    return out
+
+
+def _visible(found: Sequence[tuple[Channel, ChannelType, Member | None]]) -> Any:
+    """Messages of these channels that their readers may see (after truncates / cleared history)."""
+    plain = [channel.pk for channel, _, member in found if visible_since(channel, member) is None]
+    clauses = [messages.c.channel_pk.in_(plain)] if plain else []
+    clauses += [and_(messages.c.channel_pk == channel.pk, messages.c.created_at > since)
+                for channel, _, member in found if (since := visible_since(channel, member)) is not None]
+    return or_(*clauses)
+
+
+async def _latest_messages(
+    conn: Connection, found: Sequence[tuple[Channel, ChannelType, Member | None]], limit: int
+) -> dict[int, list[Any]]:
+    """The newest ``limit`` messages shown in each channel, oldest first."""
+    out: dict[int, list[Any]] = {channel.pk: [] for channel, _, _ in found}
+    if limit <= 0:
+        return out
+    stmt = message_select().where(
+        _visible(found), or_(messages.c.parent_id.is_(None), messages.c.show_in_channel.is_(True)))
+    ranked = _ranked(stmt, messages.c.channel_pk, messages.c.created_at.desc(), messages.c.pk.desc())
+    rows = await conn.execute(select(ranked).where(ranked.c.rank <= min(limit, MAX_MESSAGES_LIMIT))
+                              .order_by(ranked.c.channel_pk, ranked.c.rank.desc()))
+    for row in rows:
+        out[row.channel_pk].append(message_from_row(row))
+    return out
 
 
 def visible_since(channel: Channel, member: Member | None) -> Any:
@@ -253,18 +322,24 @@ async def channel_messages(
     return list(reversed([message_from_row(r) for r in await conn.execute(stmt)]))
 
 
-async def _pinned_messages(conn: Connection, channel: Channel, member: Member | None) -> list[Any]:
-    stamp = now()
+PINNED_LIMIT = 10
+
+
+async def _pinned_messages(
+    conn: Connection, found: Sequence[tuple[Channel, ChannelType, Member | None]]
+) -> dict[int, list[Any]]:
+    """Each channel's pinned messages, newest pin first."""
+    out: dict[int, list[Any]] = {channel.pk: [] for channel, _, _ in found}
     stmt = message_select().where(
-        messages.c.channel_pk == channel.pk, messages.c.pinned.is_(True),
-        messages.c.deleted_at.is_(None),
-        or_(messages.c.pin_expires.is_(None), messages.c.pin_expires > stamp),
+        _visible(found), messages.c.pinned.is_(True), messages.c.deleted_at.is_(None),
+        or_(messages.c.pin_expires.is_(None), messages.c.pin_expires > now()),
     )
-    since = visible_since(channel, member)
-    if since is not None:
-        stmt = stmt.where(messages.c.created_at > since)
-    rows = await conn.execute(stmt.order_by(messages.c.pinned_at.desc()).limit(10))
-    return [message_from_row(r) for r in rows]
+    ranked = _ranked(stmt, messages.c.channel_pk, messages.c.pinned_at.desc(), messages.c.pk.desc())
+    rows = await conn.execute(select(ranked).where(ranked.c.rank <= PINNED_LIMIT)
+                              .order_by(ranked.c.channel_pk, ranked.c.rank))
+    for row in rows:
+        out[row.channel_pk].append(message_from_row(row))
+    return out
 
 
 # --- querying channels ------------------------------------------------------------------------
@@ -365,15 +440,15 @@ async def query_channels(
     order = filters.compile_sort(sort or [("last_updated", -1)], fields, custom=channels.c.custom)
     stmt = stmt.order_by(*order, channels.c.pk.desc()).limit(limit).offset(offset)
     found = [channel_from_row(r) for r in await conn.execute(stmt)]
-    users = Users()
-    out = []
-    type_cache: dict[str, ChannelType] = {}
-    for channel in found:
-        if channel.type not in type_cache:
-            type_cache[channel.type] = await types.get_type(conn, channel.type)
-        member = await get_member(conn, channel.pk, me)
-        out.append(await state(conn, actor, channel, type_cache[channel.type], member, options, users=users))
-    return out
+    if not found:
+        return []
+    ctypes = {name: await types.get_type(conn, name) for name in {c.type for c in found}}
+    mine: dict[int, Member] = {}
+    if me is not None:
+        rows = await conn.execute(select(members).where(
+            members.c.user_id == me, members.c.channel_pk.in_([c.pk for c in found])))
+        mine = {row.channel_pk: member_from_row(row) for row in rows}
+    return await states(conn, actor, [(c, ctypes[c.type], mine.get(c.pk)) for c in found], options)
 
 
 # --- updating ---------------------------------------------------------------------------------
