@@ -62,7 +62,7 @@ def test_keys_differ_between_data_dirs(run_townhall: RunTownhall, tmp_path: Path
     assert json.loads(one) != json.loads(two)
 
 
-def test_token_is_a_user_token_signed_with_the_chat_secret(
+def test_token_is_a_user_token_signed_with_the_chat_secret_and_dated(
     run_townhall: RunTownhall, tmp_path: Path
 ) -> None:
     data_dir = str(tmp_path)
@@ -73,7 +73,10 @@ def test_token_is_a_user_token_signed_with_the_chat_secret(
     forever = run_townhall("token", "alice", "--data-dir", data_dir).stdout.strip()
     hourly = run_townhall("token", "bob", "--exp", "3600", "--data-dir", data_dir).stdout.strip()
 
-    assert jwt.decode(forever, secret, algorithms=["HS256"]) == {"user_id": "alice"}
+    claims = jwt.decode(forever, secret, algorithms=["HS256"])
+    assert set(claims) == {"user_id", "iat"}  # no exp; iat tells it apart once tokens are revoked
+    assert claims["user_id"] == "alice"
+    assert abs(claims["iat"] - time.time()) < 60
     claims = jwt.decode(hourly, secret, algorithms=["HS256"])
     assert claims["user_id"] == "bob"
     assert abs(claims["exp"] - (time.time() + 3600)) < 60

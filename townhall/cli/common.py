@@ -36,10 +36,12 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 def user_token(api_secret: str, user_id: str, expires_in: int | None = None) -> str:
-    """A Stream Chat user token: HS256 JWT ``{"user_id": ...}``, with ``exp`` when asked."""
-    claims: dict[str, Any] = {"user_id": user_id}
+    """A Stream Chat user token: HS256 JWT ``{"user_id": ..., "iat": ...}``, with ``exp`` when asked
+    (``iat`` lets a later revocation tell it apart from newer tokens)."""
+    issued = int(time.time())
+    claims: dict[str, Any] = {"user_id": user_id, "iat": issued}
     if expires_in is not None:
-        claims["exp"] = int(time.time()) + expires_in
+        claims["exp"] = issued + expires_in
     return jwt.encode(claims, api_secret, algorithm="HS256")
 
 

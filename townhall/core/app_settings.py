@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Column, String, Table, insert, select, update
 
+from townhall.core.clock import iso, parse_time
 from townhall.core.errors import Invalid
 from townhall.core.uow import UnitOfWork
 from townhall.db.base import Json, metadata
@@ -33,8 +34,10 @@ DEFAULTS: dict[str, Any] = {
     "custom_action_handler_url": "",
     "user_search_disallowed_roles": [],
     "reminders_interval": 0,
+    "revoke_tokens_issued_before": None,  # chat user tokens issued before it are refused
 }
-_TYPES = {k: type(v) for k, v in DEFAULTS.items()}
+_TYPES = {k: type(v) for k, v in DEFAULTS.items() if v is not None}
+_TIMES = {k for k, v in DEFAULTS.items() if v is None}  # RFC 3339 text or null
 
 
 async def get(conn: Connection) -> dict[str, Any]:
@@ -43,7 +46,11 @@ async def get(conn: Connection) -> dict[str, Any]:
 
 
 async def change(uow: UnitOfWork, changes: Mapping[str, Any]) -> dict[str, Any]:
+    changes = dict(changes)
     for key, value in changes.items():
+        if key in _TIMES:
+            changes[key] = _time_setting(key, value)
+            continue
         if key not in _TYPES:
             continue  # kept as given: settings of features this server does not have yet
         if not isinstance(value, _TYPES[key]):
@@ -58,3 +65,16 @@ async def change(uow: UnitOfWork, changes: Mapping[str, Any]) -> dict[str, Any]:
     else:
         await uow.conn.execute(update(app_settings).where(app_settings.c.key == KEY).values(value=merged))
     return {**DEFAULTS, **merged}
+
+
+def _time_setting(key: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return iso(parse_time(value)) if isinstance(value, str) else _bad_time(key)
+    except ValueError:
+        return _bad_time(key)
+
+
+def _bad_time(key: str) -> NoReturn:
+    raise Invalid("invalid_setting", f"app setting {key} must be an RFC 3339 time or null")

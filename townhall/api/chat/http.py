@@ -6,6 +6,7 @@ import hmac
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -29,8 +30,9 @@ from townhall.core.accounts import service as accounts
 from townhall.core.accounts.events import UserDeleted, UserUpdated
 from townhall.core.accounts.models import User
 from townhall.core.cache import TTLCache
+from townhall.core.chat import tokens
 from townhall.core.chat.permissions import Actor
-from townhall.core.clock import now
+from townhall.core.clock import iso, now
 from townhall.core.errors import Forbidden, Invalid, NotFound
 from townhall.core.events import Event
 
@@ -100,7 +102,7 @@ def decode_token(token: str, secret: str) -> dict[str, Any]:
 class Authenticator:
     """Checks chat credentials. Remembers verified tokens (their expiry is still checked on every
     use) and the users it loaded for a second, so most requests need no database read to learn
-    who is calling; a change to a user is seen within ``USER_TTL`` seconds."""
+    who is calling; a change to a user (or a token revocation) is seen within ``USER_TTL`` seconds."""
 
     TOKEN_TTL = 300.0
     USER_TTL = 1.0
@@ -108,7 +110,7 @@ class Authenticator:
     def __init__(self, container: Container) -> None:
         self.container = container
         self._claims: TTLCache[str, dict[str, Any]] = TTLCache(self.TOKEN_TTL)
-        self.users: TTLCache[str, User] = TTLCache(self.USER_TTL)
+        self.users: TTLCache[str, tuple[User, datetime | None]] = TTLCache(self.USER_TTL)
 
     def claims(self, token: str) -> dict[str, Any]:
         claims = self._claims.get(token)
@@ -131,9 +133,15 @@ class Authenticator:
             self.users.forget(chat_id)
 
     async def user(self, chat_id: str) -> User | None:
-        async def load() -> User | None:
+        known = await self._known(chat_id)
+        return known[0] if known is not None else None
+
+    async def _known(self, chat_id: str) -> tuple[User, datetime | None] | None:
+        """A user and the cutoff before which their tokens are revoked."""
+        async def load() -> tuple[User, datetime | None] | None:
             async with self.container.read() as conn:
-                return (await accounts.get_users_by_chat_id(conn, [chat_id])).get(chat_id)
+                user = (await accounts.get_users_by_chat_id(conn, [chat_id])).get(chat_id)
+                return (user, await tokens.cutoff(conn, user.id)) if user is not None else None
 
         return await self.users.get_or_load(chat_id, load)
 
@@ -156,9 +164,13 @@ class Authenticator:
             raise StreamError(401, AUTH_ERROR, "JWTAuth error: user_id in the token must be a string")
         if claimed_user_id and claimed_user_id != user_id:
             raise StreamError(401, AUTH_ERROR, "JWTAuth error: the user_id parameter does not match the token")
-        user = await self.user(user_id)
-        if user is None:
+        known = await self._known(user_id)
+        if known is None:
             raise StreamError(401, AUTH_ERROR, f'JWTAuth error: user "{user_id}" does not exist; create it first')
+        user, revoked_before = known
+        if tokens.is_revoked(claims, revoked_before):
+            raise StreamError(401, TOKEN_EXPIRED, "JWTAuth error: the token was revoked (issued before "
+                                                  f"{iso(revoked_before)}); get a new one")
         if user.deactivated_at is not None or user.deleted_at is not None:
             raise StreamError(401, AUTH_ERROR, f'user "{user_id}" is deactivated or deleted')
         return Caller(server=False, user=user)

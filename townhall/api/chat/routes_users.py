@@ -25,7 +25,7 @@ from townhall.api.chat.http import (
 from townhall.core import filters, tasks
 from townhall.core.accounts import service as accounts
 from townhall.core.accounts.service import UserFields
-from townhall.core.chat import client_events
+from townhall.core.chat import client_events, tokens
 from townhall.core.chat.permissions import check_user_change
 from townhall.core.clock import iso, new_id
 from townhall.core.errors import Invalid
@@ -81,12 +81,16 @@ async def update_users_partial(request: Request) -> Response:
                 raise Invalid("invalid_user", "each partial update must be an object")
             chat_id = get_str(item, "id", required=True)
             assert chat_id is not None
-            set_ = get_dict(item, "set")
+            set_ = dict(get_dict(item, "set"))
             check_user_change(caller.actor, chat_id, role=set_.get("role"))
             unset = get_list(item, "unset")
             if not all(isinstance(k, str) for k in unset):
                 raise Invalid("invalid_field", "unset must list field names")
             user = await accounts.access_chat_user(uow.conn, chat_id)
+            if tokens.SETTING in set_ or tokens.SETTING in unset:
+                cutoff = tokens.parse_cutoff(set_.pop(tokens.SETTING, None))
+                unset = [k for k in unset if k != tokens.SETTING]
+                await tokens.do_revoke_user_tokens(uow, caller.actor, [user.id], cutoff)
             fresh = await accounts.partial_update_user(uow, user, set_, unset)
             out[fresh.chat_id] = render.user(fresh, _online(request))
     _forget(request, out)

@@ -122,3 +122,11 @@ thread_reads = Table(
     Column("last_read_message_id", String(255)),
     Index("ix_chat_thread_reads_user", "user_id"),
 )
+
+# A user's chat tokens issued before ``issued_before`` are refused (core/chat/tokens.py).
+token_revocations = Table(
+    "chat_token_revocations",
+    metadata,
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("issued_before", UTCDateTime, nullable=False),
+)
