@@ -581,6 +581,65 @@ def test_a_soft_deleted_message_can_be_undeleted_and_a_hard_deleted_one_is_gone(
     assert api_error(excinfo) == (404, 16)
 
 
+def test_message_history_keeps_what_each_change_replaced_newest_first_and_pages_with_next(
+    chat: StreamChat, make_users: Callable[..., list[str]], make_channel: Callable[..., Channel]
+) -> None:
+    ann, mod = make_users(2)
+    channel = make_channel(ann, [ann, mod])
+    message = channel.send_message({"text": "v0", "mood": "calm"}, ann)["message"]
+    pinned = channel.send_message({"text": "pin me"}, ann)["message"]
+    chat.update_message({"id": message["id"], "text": "v1", "mood": "calm", "user_id": ann})
+    chat.update_message_partial(message["id"], {"set": {"mood": "happy"}}, mod)
+    chat.update_message({"id": message["id"], "text": "v2", "mood": "happy", "user_id": ann})
+    chat.pin_message(pinned["id"], ann)  # a pin changes none of the fields the history keeps
+
+    by_message = {"message_id": {"$eq": message["id"]}}
+    newest = chat.query_message_history(by_message, sort=[{"message_updated_at": -1}])["message_history"]
+    assert [(h["text"], h["mood"], h["message_updated_by_id"]) for h in newest] == [
+        ("v1", "happy", ann), ("v1", "calm", mod), ("v0", "calm", ann)]
+    assert all(h["message_id"] == message["id"] and h["message_updated_at"] for h in newest)
+    assert chat.query_message_history({"message_id": pinned["id"]})["message_history"] == []
+
+    first = chat.query_message_history(by_message, sort=[{"message_updated_at": -1}], limit=1)
+    assert [h["text"] for h in first["message_history"]] == ["v1"]
+    second = chat.query_message_history(by_message, sort=[{"message_updated_at": -1}], limit=1,
+                                        next=first["next"])
+    assert [(h["text"], h["mood"]) for h in second["message_history"]] == [("v1", "calm")]
+
+    by_mod = chat.query_message_history({"message_id": {"$in": [message["id"]]},
+                                         "message_updated_by_id": mod})["message_history"]
+    assert [h["mood"] for h in by_mod] == ["calm"]
+
+
+def test_message_history_records_soft_deletes_and_undeletes(
+    chat: StreamChat, make_users: Callable[..., list[str]], make_channel: Callable[..., Channel]
+) -> None:
+    (user,) = make_users(1)
+    channel = make_channel(user, [user])
+    message = channel.send_message({"text": "oops"}, user)["message"]
+    chat.delete_message(message["id"])
+    chat.undelete_message(message["id"], user)
+    entries = chat.query_message_history({"message_id": message["id"]},
+                                         sort=[{"message_updated_at": 1}])["message_history"]
+    assert [(h["text"], h["is_deleted"]) for h in entries] == [("oops", False), ("oops", True)]
+
+
+def test_message_history_is_server_side_only_and_needs_a_filter(
+    chat: StreamChat, as_user: Callable[[str], UserSession], make_users: Callable[..., list[str]],
+    make_channel: Callable[..., Channel]
+) -> None:
+    (user,) = make_users(1)
+    channel = make_channel(user, [user])
+    message = channel.send_message({"text": "mine"}, user)["message"]
+    response = as_user(user).request("POST", "/messages/history",
+                                     json={"filter": {"message_id": message["id"]}})
+    assert response.status_code == 403
+    assert response.json()["code"] == 17
+    with pytest.raises(StreamAPIException) as excinfo:
+        chat.query_message_history({})
+    assert api_error(excinfo) == (400, 4)
+
+
 def test_thread_replies_are_counted_and_paged_from_the_newest(
     chat: StreamChat, make_users: Callable[..., list[str]], make_channel: Callable[..., Channel]
 ) -> None:

@@ -10,6 +10,7 @@ from townhall.core.chat.models import (
     Channel,
     ChannelState,
     ChannelType,
+    HistoryEntry,
     Member,
     MessageView,
     Reaction,
@@ -145,6 +146,13 @@ def message(v: MessageView, users: Users, online: Online = _never, *, quoted: bo
     if m.last_reply_at is not None:
         out["last_reply_at"] = iso(m.last_reply_at)
     return out
+
+
+def history_entry(e: HistoryEntry, users: Users) -> dict[str, Any]:
+    by = users.get(e.updated_by_id)
+    return {**e.custom, "message_id": e.message_id, "text": e.text, "attachments": e.attachments,
+            "is_deleted": e.is_deleted, "message_updated_by_id": by.chat_id if by else None,
+            "message_updated_at": iso(e.updated_at)}
 
 
 def read(m: Member, users: Users, online: Online = _never) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from townhall.api.chat.http import (
     respond,
 )
 from townhall.core import filters
-from townhall.core.chat import channels, messages, reactions
+from townhall.core.chat import channels, history, messages, reactions
 from townhall.core.chat import search as chat_search
 from townhall.core.chat.channels import Page
 from townhall.core.chat.messages import MESSAGE_RESERVED, MessageInput
@@ -119,6 +119,28 @@ async def _edit(request: Request, message_id: str, changes: dict[str, Any], unse
         view, users = await messages.edit(uow, actor, message_id, changes, unset=unset, replace=replace,
                                           acting_user=user)
     return respond(request, {"message": _message_payload(request, view, users)}, 201)
+
+
+@router.post("/messages/history", name="QueryMessageHistory")
+async def query_message_history(request: Request) -> Response:
+    """Declared before ``POST /messages/{message_id}``, which would take "history" for an id."""
+    data = await json_body(request)
+    actor, _ = await actor_of(request, data, required=False)
+    limit = get_int(data, "limit", 10, lo=0, hi=history.MAX_LIMIT)
+    sort = filters.parse_sort(data.get("sort"))
+    offset = 0
+    if cursor := get_str(data, "next") or get_str(data, "prev"):
+        page = Cursor.decode(cursor)
+        offset, sort = page.offset, sort or page.sort
+    async with container_of(request).read() as conn:
+        entries, users = await history.query(conn, actor, get_dict(data, "filter"), sort,
+                                             limit=limit, offset=offset)
+    out: dict[str, Any] = {"message_history": [render.history_entry(e, users) for e in entries]}
+    if limit and len(entries) == limit:  # a full page offers a next one
+        out["next"] = Cursor(offset + limit, sort).encode()
+    if offset:
+        out["prev"] = Cursor(max(0, offset - limit), sort).encode()
+    return respond(request, out, 201)
 
 
 @router.post("/messages/{message_id}", name="UpdateMessage")

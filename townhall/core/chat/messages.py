@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, case, delete, or_, select, update
 from townhall.core import filters
 from townhall.core.accounts.models import User
 from townhall.core.accounts.service import chat_user_filter, require_chat_users
+from townhall.core.chat import history
 from townhall.core.chat.channels import Page, readable_by, visible_since
 from townhall.core.chat.events import (
     MessageDeleted,
@@ -374,7 +375,9 @@ async def edit(
         else:
             custom.pop(key, None)
     values["custom"] = custom
-    values["updated_at"] = now()
+    values["updated_at"] = stamp = now()
+    if history.changed(message, values):
+        await history.record(conn, message, acting_user.id if acting_user else actor.user_id, stamp)
     await conn.execute(update_stmt(message.pk, values))
     stored = await get_message(conn, message.id)
     views, users = await message_views(conn, [stored], actor.user_id)
@@ -399,6 +402,7 @@ async def delete_message(
         gone = message.model_copy(update={"type": "deleted", "deleted_at": stamp})
     else:
         if message.deleted_at is None:
+            await history.record(conn, message, actor.user_id, stamp)
             await conn.execute(update_stmt(message.pk, {"type": "deleted", "deleted_at": stamp,
                                                         "updated_at": stamp}))
         gone = await get_message(conn, message.id)
@@ -420,7 +424,9 @@ async def undelete(uow: UnitOfWork, actor: Actor, message_id: str) -> tuple[Mess
     if message.deleted_at is None:
         raise Invalid("message_not_deleted", f"message {message_id} is not deleted")
     restored_type = "reply" if message.parent_id else "regular"
-    await conn.execute(update_stmt(message.pk, {"type": restored_type, "deleted_at": None, "updated_at": now()}))
+    stamp = now()
+    await history.record(conn, message, actor.user_id, stamp)
+    await conn.execute(update_stmt(message.pk, {"type": restored_type, "deleted_at": None, "updated_at": stamp}))
     if message.parent_id:
         await conn.execute(update(messages).where(messages.c.id == message.parent_id)
                            .values(reply_count=messages.c.reply_count + 1))

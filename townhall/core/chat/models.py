@@ -101,6 +101,18 @@ class Message(_Model):
     deleted_at: datetime | None = None
 
 
+class HistoryEntry(_Model):
+    """What a message held before one change, who made the change and when."""
+
+    message_id: str
+    text: str = ""
+    attachments: list[Any] = Field(default_factory=list)
+    custom: dict[str, Any] = Field(default_factory=dict)
+    is_deleted: bool = False
+    updated_by_id: int | None = None
+    updated_at: datetime
+
+
 class Reaction(_Model):
     message_id: str
     user_id: int

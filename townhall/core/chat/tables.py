@@ -96,6 +96,24 @@ messages = Table(
     Index("ix_chat_messages_parent_created", "parent_id", "created_at"),
 )
 
+# Message history: the text, attachments and custom data a message had before each change, who
+# changed it and when (core/chat/history.py). Sending a message records nothing.
+message_history = Table(
+    "chat_message_history",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("message_pk", BigId, ForeignKey("chat_messages.pk", ondelete="CASCADE"), nullable=False),
+    Column("message_id", String(255), nullable=False),
+    Column("text", Text, nullable=False, default=""),
+    Column("attachments", Json, nullable=False),
+    Column("custom", Json, nullable=False),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    Column("updated_by_id", BigId, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_chat_message_history_message_updated", "message_id", "updated_at"),
+    Index("ix_chat_message_history_message_pk", "message_pk"),
+)
+
 reactions = Table(
     "chat_reactions",
     metadata,
