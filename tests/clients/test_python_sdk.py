@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -638,6 +639,67 @@ def test_message_history_is_server_side_only_and_needs_a_filter(
     with pytest.raises(StreamAPIException) as excinfo:
         chat.query_message_history({})
     assert api_error(excinfo) == (400, 4)
+
+
+def test_a_message_with_restricted_visibility_is_seen_only_by_the_listed_users_and_its_sender(
+    chat: StreamChat, as_user: Callable[[str], UserSession], make_users: Callable[..., list[str]],
+    make_channel: Callable[..., Channel]
+) -> None:
+    ann, bob, cat = make_users(3)
+    channel = make_channel(ann, [ann, bob, cat])
+    word = uuid.uuid4().hex
+    secret = channel.send_message({"text": f"for bob only {word}", "restricted_visibility": [bob]}, ann)["message"]
+    assert secret["restricted_visibility"] == [bob]
+    channel.send_message({"text": f"for everyone {word}"}, ann)
+
+    def seen(user: str) -> list[str]:
+        state = as_user(user).request("POST", f"/channels/messaging/{channel.id}/query",
+                                      json={"state": True, "messages": {"limit": 10}}).json()
+        return [m["text"] for m in state["messages"]]
+
+    assert seen(ann) == [f"for bob only {word}", f"for everyone {word}"]
+    assert seen(bob) == [f"for bob only {word}", f"for everyone {word}"]
+    assert seen(cat) == [f"for everyone {word}"]
+    assert as_user(bob).request("GET", f"/messages/{secret['id']}").status_code == 200
+    hidden = as_user(cat).request("GET", f"/messages/{secret['id']}")
+    assert (hidden.status_code, hidden.json()["code"]) == (404, 16)
+    found = as_user(cat).request("GET", "/search", params={"payload": json.dumps(
+        {"filter_conditions": {"cid": channel.cid}, "query": word})}).json()["results"]
+    assert [r["message"]["text"] for r in found] == [f"for everyone {word}"]
+
+    unread = {u: chat.unread_counts(u)["total_unread_count"] for u in (bob, cat)}
+    assert unread == {bob: 2, cat: 1}
+    assert chat.get_message(secret["id"])["message"]["restricted_visibility"] == [bob]  # server side
+
+
+def test_restricted_visibility_is_set_and_changed_by_updates_server_side_only(
+    chat: StreamChat, as_user: Callable[[str], UserSession], make_users: Callable[..., list[str]],
+    make_channel: Callable[..., Channel]
+) -> None:
+    ann, bob, cat = make_users(3)
+    channel = make_channel(ann, [ann, bob, cat])
+    message = channel.send_message({"text": "hello"}, ann)["message"]
+    updated = chat.update_message({"id": message["id"], "text": "hi", "restricted_visibility": [bob, cat],
+                                   "user_id": ann})["message"]
+    assert updated["restricted_visibility"] == [bob, cat]
+    partial = chat.update_message_partial(message["id"], {"set": {"restricted_visibility": [cat]}}, ann)
+    assert partial["message"]["restricted_visibility"] == [cat]
+    assert as_user(bob).request("GET", f"/messages/{message['id']}").status_code == 404
+
+    sent = as_user(ann).request("POST", f"/channels/messaging/{channel.id}/message",
+                                json={"message": {"text": "sneaky", "restricted_visibility": [bob]}})
+    assert (sent.status_code, sent.json()["code"]) == (403, 17)
+    widened = as_user(ann).request("PUT", f"/messages/{message['id']}",
+                                   json={"set": {"restricted_visibility": [bob, cat]}})
+    assert (widened.status_code, widened.json()["code"]) == (403, 17)
+    # the sender's client may send the message back unchanged (as Stream's JS SDK does on edits)
+    edited = as_user(ann).request("POST", f"/messages/{message['id']}", json={"message": {
+        "id": message["id"], "text": "hi again", "restricted_visibility": [cat]}})
+    assert edited.status_code == 201, edited.text
+
+    lifted = chat.update_message_partial(message["id"], {"unset": ["restricted_visibility"]}, ann)["message"]
+    assert "restricted_visibility" not in lifted
+    assert as_user(bob).request("GET", f"/messages/{message['id']}").status_code == 200
 
 
 def test_thread_replies_are_counted_and_paged_from_the_newest(

@@ -66,6 +66,25 @@ def _contains_pg(element: json_array_contains, compiler: Any, **kw: Any) -> str:
     return f"(({col} -> {name}) @> jsonb_build_array({value}))"
 
 
+class json_list_contains(FunctionElement[bool]):
+    """True when the JSON array in ``col`` contains ``value``."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(json_list_contains, "sqlite")
+def _list_contains_sqlite(element: json_list_contains, compiler: Any, **kw: Any) -> str:
+    col, value = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXISTS (SELECT 1 FROM json_each({col}) WHERE json_each.value = {value})"
+
+
+@compiles(json_list_contains, "postgresql")
+def _list_contains_pg(element: json_list_contains, compiler: Any, **kw: Any) -> str:
+    col, value = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({col} @> jsonb_build_array({value}))"
+
+
 def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

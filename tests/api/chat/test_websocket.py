@@ -179,6 +179,29 @@ async def test_a_member_who_is_not_watching_gets_notification_message_new(server
         assert event["message"]["text"] == "are you there?"
 
 
+async def test_a_message_with_restricted_visibility_reaches_only_the_users_who_see_it(server: Server) -> None:
+    channel_id = unique("room")
+    async with chat(server) as ann, chat(server) as bob, chat(server) as cat, chat(server) as dan:
+        await ann.watch(channel_id, members=[ann.user_id, bob.user_id, cat.user_id, dan.user_id])
+        await bob.watch(channel_id)
+        await cat.watch(channel_id)
+        async with httpx.AsyncClient(base_url=server.chat_url, timeout=TIMEOUT) as http:
+            response = await http.post(
+                f"/channels/messaging/{channel_id}/message", params={"api_key": server.api_key},
+                headers={"Authorization": jwt.encode({"server": True}, server.api_secret, algorithm="HS256"),
+                         "stream-auth-type": "jwt"},
+                json={"message": {"text": "psst", "restricted_visibility": [bob.user_id, dan.user_id]},
+                      "user_id": ann.user_id})
+        assert response.status_code == 201, response.text
+        assert (await bob.next("message.new"))["message"]["restricted_visibility"] == [bob.user_id, dan.user_id]
+        assert (await dan.next("notification.message_new"))["message"]["text"] == "psst"
+        assert (await ann.next("message.new"))["message"]["text"] == "psst"
+        await cat.nothing_of("message.new")
+
+        await ann.send(channel_id, "for all")
+        assert (await cat.next("message.new"))["message"]["text"] == "for all"
+
+
 async def test_typing_start_sent_over_rest_reaches_the_other_watcher(server: Server) -> None:
     channel_id = unique("room")
     async with chat(server) as ann, chat(server) as bob:

@@ -48,6 +48,7 @@ from townhall.core.chat.events import (
     UserClientEvent,
 )
 from townhall.core.chat.models import Channel, Users
+from townhall.core.chat.store import sees
 from townhall.core.clock import iso, new_id, now
 from townhall.core.events import Event, user_topic
 
@@ -654,12 +655,21 @@ class ChatHub:
                                  first_unread_message_id=ev.first_unread_message_id)
 
     def _to_watchers(self, ev: ChannelEvent, type_: str, /, **fields: Any) -> None:
-        self._fan_out(_channel_event(type_, ev.channel, ev.created_at, **fields), self._watching(ev.channel.cid))
+        conns = self._seeing(ev, self._watching(ev.channel.cid))
+        self._fan_out(_channel_event(type_, ev.channel, ev.created_at, **fields), conns)
 
     def _to_members(self, ev: ChannelEvent, type_: str, /, *, watching_too: bool = False, **fields: Any) -> None:
         """To the connections of ``ev.member_ids``; by default only those not watching the channel."""
         conns = self._of_users(ev.member_ids, unless_watching=None if watching_too else ev.channel.cid)
-        self._fan_out(_channel_event(type_, ev.channel, ev.created_at, **fields), conns)
+        self._fan_out(_channel_event(type_, ev.channel, ev.created_at, **fields), self._seeing(ev, conns))
+
+    @staticmethod
+    def _seeing(ev: ChannelEvent, conns: Iterable[Connection]) -> Iterable[Connection]:
+        """The connections whose user sees the event's message (restricted visibility)."""
+        view = getattr(ev, "view", None)
+        if view is None or view.message.restricted_visibility is None:
+            return conns
+        return (c for c in conns if sees(view.message, c.user.id))
 
     def _channel(self, ev: ChannelEvent) -> Payload:
         return render.channel(ev.channel, None, ev.users, self.is_online)

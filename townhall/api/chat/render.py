@@ -145,6 +145,8 @@ def message(v: MessageView, users: Users, online: Online = _never, *, quoted: bo
                                       if users.get(i)]
     if m.last_reply_at is not None:
         out["last_reply_at"] = iso(m.last_reply_at)
+    if m.restricted_visibility is not None:
+        out["restricted_visibility"] = [u.chat_id for i in m.restricted_visibility if (u := users.get(i))]
     return out
 
 

@@ -70,6 +70,7 @@ def message_input(msg: dict[str, Any]) -> MessageInput:
         custom={k: v for k, v in msg.items() if k not in MESSAGE_RESERVED},
         pinned=get_bool(msg, "pinned"), pin_expires=_time(msg.get("pin_expires"), "pin_expires"),
         silent=get_bool(msg, "silent"), html=get_str(msg, "html", "") or "",
+        restricted_visibility=msg.get("restricted_visibility"),
     )
 
 

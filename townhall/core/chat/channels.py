@@ -42,6 +42,7 @@ from townhall.core.chat.store import (
     message_from_row,
     message_select,
     page_bounds,
+    seen_by,
 )
 from townhall.core.chat.tables import channels, members, messages
 from townhall.core.chat.views import load_users, member_users, message_views
@@ -226,12 +227,13 @@ async def states(
     pks = [channel.pk for channel, _, _ in found]
     mems = await _members_of(conn, pks, options.members_limit, options.members_offset)
     page = options.messages
+    seen = seen_by(actor.user_id, server=actor.server)
     if len(found) == 1 and any((page.id_lt, page.id_lte, page.id_gt, page.id_gte)):
         channel, _, member = found[0]
-        msgs = {channel.pk: await channel_messages(conn, channel, member, page)}
+        msgs = {channel.pk: await channel_messages(conn, channel, member, page, seen)}
     else:
-        msgs = await _latest_messages(conn, found, page.limit)
-    pinned = await _pinned_messages(conn, found)
+        msgs = await _latest_messages(conn, found, page.limit, seen)
+    pinned = await _pinned_messages(conn, found, seen)
     all_msgs = [m for group in (*msgs.values(), *pinned.values()) for m in group]
     views, users = await message_views(conn, all_msgs, actor.user_id, users)
     by_id = {v.message.id: v for v in views}
@@ -278,14 +280,14 @@ def _visible(found: Sequence[tuple[Channel, ChannelType, Member | None]]) -> Any
 
 
 async def _latest_messages(
-    conn: Connection, found: Sequence[tuple[Channel, ChannelType, Member | None]], limit: int
+    conn: Connection, found: Sequence[tuple[Channel, ChannelType, Member | None]], limit: int, seen: Any
 ) -> dict[int, list[Any]]:
-    """The newest ``limit`` messages shown in each channel, oldest first."""
+    """The newest ``limit`` messages shown in each channel (of those ``seen`` by the reader), oldest first."""
     out: dict[int, list[Any]] = {channel.pk: [] for channel, _, _ in found}
     if limit <= 0:
         return out
     stmt = message_select().where(
-        _visible(found), or_(messages.c.parent_id.is_(None), messages.c.show_in_channel.is_(True)))
+        _visible(found), seen, or_(messages.c.parent_id.is_(None), messages.c.show_in_channel.is_(True)))
     ranked = _ranked(stmt, messages.c.channel_pk, messages.c.created_at.desc(), messages.c.pk.desc())
     rows = await conn.execute(select(ranked).where(ranked.c.rank <= min(limit, MAX_MESSAGES_LIMIT))
                               .order_by(ranked.c.channel_pk, ranked.c.rank.desc()))
@@ -301,13 +303,13 @@ def visible_since(channel: Channel, member: Member | None) -> Any:
 
 
 async def channel_messages(
-    conn: Connection, channel: Channel, member: Member | None, page: Page
+    conn: Connection, channel: Channel, member: Member | None, page: Page, seen: Any
 ) -> list[Any]:
     if page.limit <= 0:
         return []
     limit = min(page.limit, MAX_MESSAGES_LIMIT)
     stmt = message_select().where(
-        messages.c.channel_pk == channel.pk,
+        messages.c.channel_pk == channel.pk, seen,
         or_(messages.c.parent_id.is_(None), messages.c.show_in_channel.is_(True)),
     )
     since = visible_since(channel, member)
@@ -326,12 +328,12 @@ PINNED_LIMIT = 10
 
 
 async def _pinned_messages(
-    conn: Connection, found: Sequence[tuple[Channel, ChannelType, Member | None]]
+    conn: Connection, found: Sequence[tuple[Channel, ChannelType, Member | None]], seen: Any
 ) -> dict[int, list[Any]]:
-    """Each channel's pinned messages, newest pin first."""
+    """Each channel's pinned messages (of those ``seen`` by the reader), newest pin first."""
     out: dict[int, list[Any]] = {channel.pk: [] for channel, _, _ in found}
     stmt = message_select().where(
-        _visible(found), messages.c.pinned.is_(True), messages.c.deleted_at.is_(None),
+        _visible(found), seen, messages.c.pinned.is_(True), messages.c.deleted_at.is_(None),
         or_(messages.c.pin_expires.is_(None), messages.c.pin_expires > now()),
     )
     ranked = _ranked(stmt, messages.c.channel_pk, messages.c.pinned_at.desc(), messages.c.pk.desc())

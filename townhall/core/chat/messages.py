@@ -39,6 +39,8 @@ from townhall.core.chat.store import (
     message_from_row,
     message_select,
     page_bounds,
+    seen_by,
+    sees,
 )
 from townhall.core.chat.tables import channels, members, messages, thread_reads
 from townhall.core.chat.views import load_users, message_views, referenced_user_ids
@@ -81,6 +83,32 @@ class MessageInput:
     pin_expires: datetime | None = None
     silent: bool = False
     html: str = ""
+    restricted_visibility: list[str] | None = None  # chat ids: only they (and the sender) see it
+
+
+def _check_restricted_visibility(value: Any) -> list[str] | None:
+    """A list of user ids; an empty list restricts nothing."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
+        raise Invalid("invalid_field", "restricted_visibility must list user ids", field="restricted_visibility")
+    return value or None
+
+
+def _check_may_restrict(actor: Actor) -> None:
+    """Only server-side calls set or change who sees a message (Stream's permission
+    CreateRestrictedVisibilityMessage, which no default role holds)."""
+    if not actor.server:
+        raise Forbidden("not_allowed", "restricted_visibility can only be set server-side")
+
+
+async def _restricted_ids(conn: Connection, chat_ids: list[str] | None, users: Users | None = None) -> list[int] | None:
+    if not chat_ids:
+        return None
+    found = await require_chat_users(conn, chat_ids)
+    if users is not None:
+        users.add(*found.values())
+    return list(dict.fromkeys(found[i].id for i in chat_ids))
 
 
 def _validate(msg: MessageInput, ctype: ChannelType, actor: Actor) -> None:
@@ -105,6 +133,9 @@ def _validate(msg: MessageInput, ctype: ChannelType, actor: Actor) -> None:
         raise Invalid("replies_disabled", f'replies are disabled for channel type "{ctype.name}"')
     if msg.quoted_message_id and not ctype.flag("quotes"):
         raise Invalid("quotes_disabled", f'quotes are disabled for channel type "{ctype.name}"')
+    msg.restricted_visibility = _check_restricted_visibility(msg.restricted_visibility)
+    if msg.restricted_visibility:
+        _check_may_restrict(actor)
 
 
 @dataclass(slots=True)
@@ -121,6 +152,7 @@ class SendPlan:
     parent: Message | None = None
     quoted: Message | None = None
     mentioned_ids: list[int] = field(default_factory=list)
+    restricted_ids: list[int] | None = None
 
 
 async def check_send(
@@ -158,6 +190,7 @@ async def check_send(
         mentioned = await require_chat_users(conn, msg.mentioned_chat_ids)
         users.add(*mentioned.values())
         plan.mentioned_ids = [u.id for u in mentioned.values()]
+    plan.restricted_ids = await _restricted_ids(conn, msg.restricted_visibility, users)
     return plan
 
 
@@ -184,7 +217,8 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
         reaction_scores={}, reply_count=0, thread_participant_ids=[], last_reply_at=None,
         pinned=msg.pinned, pinned_at=stamp if msg.pinned else None,
         pinned_by_id=sender.id if msg.pinned else None, pin_expires=msg.pin_expires,
-        silent=msg.silent, created_at=stamp, updated_at=stamp, deleted_at=None,
+        silent=msg.silent, restricted_visibility=plan.restricted_ids, created_at=stamp, updated_at=stamp,
+        deleted_at=None,
     )
     pk = (await conn.execute(_insert_message(conn), values)).scalar()
     if pk is None:  # a message with this id is stored: a retried send
@@ -262,10 +296,14 @@ async def _update_read_state(conn: Connection, plan: SendPlan, message_id: str, 
                              stamp: datetime) -> None:
     """One statement: the sender has read the channel; every other member has one more unread
     message (unless it is silent, a system message or a thread-only reply); hidden channels
-    show again when a new top-level message arrives."""
+    show again when a new top-level message arrives. A message with restricted visibility
+    touches only the members who see it."""
     shown = plan.parent is None or plan.msg.show_in_channel
     counts = shown and not plan.msg.silent and msg_type != "system" and plan.ctype.flag("read_events")
-    await conn.execute(_READ_STATE[(counts, plan.parent is None)], {
+    stmt = _READ_STATE[(counts, plan.parent is None)]
+    if plan.restricted_ids is not None:
+        stmt = stmt.where(members.c.user_id.in_([plan.sender.id, *plan.restricted_ids]))
+    await conn.execute(stmt, {
         "b_sender": plan.sender.id, "b_channel": plan.channel.pk, "b_at": stamp, "b_message": message_id})
 
 
@@ -281,6 +319,8 @@ async def access_message(
 ) -> tuple[Message, Channel, ChannelType, Member | None]:
     """Load a message with its channel and the caller's membership; check ``action`` there."""
     message = await get_message(conn, message_id)
+    if not sees(message, actor.user_id, server=actor.server):
+        raise NotFound("message_not_found", f"Message with id {message_id} doesn't exist")
     channel, ctype, member = await _message_channel(conn, actor, message)
     check(action, actor, channel.type, member, channel)
     return message, channel, ctype, member
@@ -307,7 +347,8 @@ async def get_views(
     conn: Connection, actor: Actor, ids: Sequence[str], channel: Channel | None = None
 ) -> tuple[list[MessageView], Users]:
     """Messages by id (only those of ``channel`` when given), each channel checked once."""
-    found = await get_messages(conn, list(dict.fromkeys(ids)))
+    found = [m for m in await get_messages(conn, list(dict.fromkeys(ids)))
+             if sees(m, actor.user_id, server=actor.server)]
     missing = set(ids) - {m.id for m in found}
     if missing:
         raise NotFound("message_not_found", f"Message with id {sorted(missing)[0]} doesn't exist")
@@ -363,6 +404,11 @@ async def edit(
             values["silent"] = bool(value)
         elif key == "html":
             values["html"] = value
+        elif key == "restricted_visibility":
+            ids = await _restricted_ids(conn, _check_restricted_visibility(value))
+            if ids != message.restricted_visibility:
+                _check_may_restrict(actor)
+            values["restricted_visibility"] = ids
         elif key in MESSAGE_RESERVED:
             continue
         else:
@@ -372,6 +418,10 @@ async def edit(
             values.update(pinned=False, pinned_at=None, pinned_by_id=None, pin_expires=None)
         elif key in ("text", "attachments"):
             values[key] = "" if key == "text" else []
+        elif key == "restricted_visibility":
+            if message.restricted_visibility is not None:
+                _check_may_restrict(actor)
+            values[key] = None
         else:
             custom.pop(key, None)
     values["custom"] = custom
@@ -443,7 +493,7 @@ async def replies(
     """Replies of a thread, oldest first: the newest ``limit`` ones (before ``id_lt``/``id_lte``
     when given), or the oldest ones after ``id_gt``/``id_gte``."""
     parent, channel, _, member = await access_message(conn, actor, parent_id, Action.READ_CHANNEL)
-    stmt = message_select().where(messages.c.parent_id == parent.id)
+    stmt = message_select().where(messages.c.parent_id == parent.id, seen_by(actor.user_id, server=actor.server))
     since = visible_since(channel, member)
     if since is not None:
         stmt = stmt.where(messages.c.created_at > since)
@@ -476,7 +526,7 @@ async def thread_parents(
     """Threads (parents with replies) the caller takes part in, most recently active first."""
     fields = thread_filter_fields()
     stmt = message_select().where(messages.c.reply_count > 0, messages.c.deleted_at.is_(None),
-                                  channels.c.deleted_at.is_(None),
+                                  channels.c.deleted_at.is_(None), seen_by(actor.user_id, server=actor.server),
                                   filters.compile_filter(conditions, fields))
     if actor.user_id is not None:
         replied = select(messages.c.parent_id).where(messages.c.user_id == actor.user_id,

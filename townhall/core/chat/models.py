@@ -96,6 +96,8 @@ class Message(_Model):
     pinned_by_id: int | None = None
     pin_expires: datetime | None = None
     silent: bool = False
+    # Only these users (and the sender) see the message; None: every reader does.
+    restricted_visibility: list[int] | None = None
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None

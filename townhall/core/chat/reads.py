@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select, update
 from townhall.core.chat.events import MarkedUnread, MessageRead
 from townhall.core.chat.models import Channel, Member, Users
 from townhall.core.chat.permissions import Action, Actor, check
-from townhall.core.chat.store import get_member, get_message
+from townhall.core.chat.store import get_member, get_message, seen_by
 from townhall.core.chat.tables import channels, members, messages, thread_reads
 from townhall.core.chat.views import load_users
 from townhall.core.clock import now
@@ -35,7 +35,7 @@ async def mark_read(
         message = await get_message(conn, message_id)
         if message.channel_pk != channel.pk:
             raise Invalid("invalid_message", "the message belongs to another channel")
-        later = await _count_after(conn, channel, message.created_at, message.pk)
+        later = await _count_after(conn, channel, message.created_at, message.pk, member.user_id)
         values = {"last_read": message.created_at, "unread_messages": later}
     else:
         last_id = (await conn.execute(
@@ -55,14 +55,15 @@ async def mark_read(
     return fresh
 
 
-async def _count_after(conn: Connection, channel: Channel, at: object, pk: int) -> int:
-    """Messages after (at, pk) that count as unread."""
+async def _count_after(conn: Connection, channel: Channel, at: object, pk: int, reader_id: int) -> int:
+    """Messages after (at, pk) that count as unread for ``reader_id``."""
     return int((await conn.execute(
         select(func.count()).select_from(messages).where(
             messages.c.channel_pk == channel.pk,
             or_(messages.c.created_at > at, and_(messages.c.created_at == at, messages.c.pk > pk)),
             or_(messages.c.parent_id.is_(None), messages.c.show_in_channel.is_(True)),
             messages.c.silent.is_(False), messages.c.type != "system", messages.c.deleted_at.is_(None),
+            seen_by(reader_id),
         )
     )).scalar_one())
 
@@ -85,7 +86,7 @@ async def mark_unread(
                 and_(messages.c.created_at == message.created_at, messages.c.pk < message.pk)))
         .order_by(messages.c.created_at.desc(), messages.c.pk.desc()).limit(1)
     )).first()
-    unread = await _count_after(conn, channel, message.created_at, message.pk) + 1
+    unread = await _count_after(conn, channel, message.created_at, message.pk, member.user_id) + 1
     await conn.execute(
         update(members).where(members.c.channel_pk == channel.pk, members.c.user_id == member.user_id)
         .values(unread_messages=unread, last_read=previous.created_at if previous else channel.created_at,

@@ -14,7 +14,7 @@ from townhall.core.chat import channel_types as types
 from townhall.core.chat.channels import channel_filter_fields, readable_by
 from townhall.core.chat.models import MessageView, Users
 from townhall.core.chat.permissions import Actor
-from townhall.core.chat.store import message_from_row, message_select
+from townhall.core.chat.store import message_from_row, message_select, seen_by
 from townhall.core.chat.tables import channels, messages
 from townhall.core.chat.views import message_views
 from townhall.core.errors import Invalid
@@ -69,7 +69,7 @@ async def search(
     if not actor.server:
         chan = chan.where(readable_by(actor))
     stmt = message_select().where(messages.c.channel_pk.in_(chan), messages.c.deleted_at.is_(None),
-                                  messages.c.type != "system")
+                                  messages.c.type != "system", seen_by(actor.user_id, server=actor.server))
     stmt = stmt.where(or_(channels.c.truncated_at.is_(None), messages.c.created_at > channels.c.truncated_at))
     if query is not None:
         stmt = stmt.where(_fulltext(conn, query))

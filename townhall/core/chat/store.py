@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal, select, tuple_
+from sqlalchemy import and_, bindparam, literal, or_, select, true, tuple_
 
 from townhall.core.chat.models import Channel, ChannelType, Member, Message, Reaction
 from townhall.core.chat.tables import channel_types, channels, members, messages
 from townhall.core.clock import now
 from townhall.core.errors import Invalid, NotFound
+from townhall.core.filters import json_list_contains
 from townhall.db.database import Connection
 
 _message_select = select(messages, channels.c.cid).join(channels, channels.c.pk == messages.c.channel_pk)
@@ -156,6 +157,25 @@ def message_select() -> Any:
     return _message_select
 
 
+
+
+def seen_by(viewer_id: int | None, *, server: bool = False) -> Any:
+    """SQL for "a message this reader sees": a message with restricted visibility is seen by the
+    users it lists and its sender; server-side calls see every message."""
+    if server:
+        return true()
+    everyone = messages.c.restricted_visibility.is_(None)
+    if viewer_id is None:
+        return everyone
+    return or_(everyone, messages.c.user_id == viewer_id,
+               json_list_contains(messages.c.restricted_visibility, literal(viewer_id)))
+
+
+def sees(message: Message, viewer_id: int | None, *, server: bool = False) -> bool:
+    """``seen_by`` for a message already loaded."""
+    return (server or message.restricted_visibility is None
+            or (viewer_id is not None and (viewer_id == message.user_id
+                                           or viewer_id in message.restricted_visibility)))
 
 
 async def page_bounds(conn: Connection, page: Any) -> tuple[list[Any], bool]:

@@ -1,4 +1,5 @@
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     ForeignKey,
@@ -9,6 +10,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from townhall.db.base import BigId, Json, UTCDateTime, metadata
 
@@ -89,6 +91,8 @@ messages = Table(
     Column("pinned_by_id", BigId),
     Column("pin_expires", UTCDateTime),
     Column("silent", Boolean, nullable=False, default=False),
+    # The users (core ids) a message is restricted to, or NULL when every reader sees it.
+    Column("restricted_visibility", JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("deleted_at", UTCDateTime),

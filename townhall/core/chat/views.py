@@ -19,6 +19,7 @@ def referenced_user_ids(msg: Message) -> set[int]:
     ids = {i for i in (msg.user_id, msg.pinned_by_id) if i is not None}
     ids.update(msg.mentioned_user_ids)
     ids.update(msg.thread_participant_ids)
+    ids.update(msg.restricted_visibility or ())
     return ids
 
 
