@@ -672,6 +672,23 @@ def test_a_message_with_restricted_visibility_is_seen_only_by_the_listed_users_a
     assert chat.get_message(secret["id"])["message"]["restricted_visibility"] == [bob]  # server side
 
 
+def test_a_restricted_thread_reply_is_unread_and_listed_only_for_the_users_who_see_it(
+    chat: StreamChat, make_users: Callable[..., list[str]], make_channel: Callable[..., Channel]
+) -> None:
+    ann, bob, cat = make_users(3)
+    channel = make_channel(ann, [ann, bob, cat])
+    parent = channel.send_message({"text": "thread"}, ann)["message"]
+    for user in (bob, cat):
+        channel.send_message({"text": f"hi from {user}", "parent_id": parent["id"]}, user)
+    chat.mark_all_read(bob)
+    chat.mark_all_read(cat)
+    channel.send_message({"text": "bob only", "parent_id": parent["id"], "restricted_visibility": [bob]}, ann)
+
+    threads = {u: chat.unread_counts(u)["total_unread_threads_count"] for u in (bob, cat)}
+    assert threads == {bob: 1, cat: 0}
+    assert [m["text"] for m in channel.get_replies(parent["id"])["messages"]][-1] == "bob only"  # server side
+
+
 def test_restricted_visibility_is_set_and_changed_by_updates_server_side_only(
     chat: StreamChat, as_user: Callable[[str], UserSession], make_users: Callable[..., list[str]],
     make_channel: Callable[..., Channel]

@@ -235,7 +235,8 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
                 thread_participant_ids=participants,
             )
         )
-        await _update_thread_reads(conn, parent, participants, sender.id, values["id"], stamp)
+        await _update_thread_reads(conn, parent, participants, sender.id, values["id"], stamp,
+                                   plan.restricted_ids)
     await conn.execute(_TOUCH_CHANNEL, {"b_pk": channel.pk, "b_at": stamp})
     await _update_read_state(conn, plan, values["id"], values["type"], stamp)
     stored = Message(pk=pk, cid=channel.cid, **values)
@@ -247,14 +248,19 @@ async def do_send(uow: UnitOfWork, plan: SendPlan) -> tuple[MessageView, Users, 
 
 
 async def _update_thread_reads(conn: Connection, parent: Message, participants: list[int],
-                               sender_id: int, message_id: str, stamp: datetime) -> None:
-    """The replier has read the thread; every other participant has one more unread reply."""
+                               sender_id: int, message_id: str, stamp: datetime,
+                               restricted_to: list[int] | None = None) -> None:
+    """The replier has read the thread; every other participant (who sees the reply, when its
+    visibility is restricted) has one more unread reply."""
     await conn.execute(insert_ignoring_conflicts(conn, thread_reads), [
         {"parent_pk": parent.pk, "user_id": user_id, "unread_replies": 0, "last_read": stamp}
         for user_id in participants
     ])
     is_sender = thread_reads.c.user_id == sender_id
-    await conn.execute(update(thread_reads).where(thread_reads.c.parent_pk == parent.pk).values(
+    stmt = update(thread_reads).where(thread_reads.c.parent_pk == parent.pk)
+    if restricted_to is not None:
+        stmt = stmt.where(thread_reads.c.user_id.in_([sender_id, *restricted_to]))
+    await conn.execute(stmt.values(
         unread_replies=case((is_sender, 0), else_=thread_reads.c.unread_replies + 1),
         last_read=case((is_sender, stamp), else_=thread_reads.c.last_read),
         last_read_message_id=case((is_sender, message_id), else_=thread_reads.c.last_read_message_id),
