@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,9 +25,93 @@ class ChatSettings(BaseModel):
 class SocialSettings(BaseModel):
     """The social surface (Clubhouse API): sign-in, SMS delivery, sign-up policy."""
 
+    # open: everyone who signs in is let in; waitlist: new accounts wait until invited or let in.
+    signup_policy: Literal["open", "waitlist"] = "open"
+    # Signs access/refresh JWTs; when unset it is generated once and kept in <data_dir>/keys.json.
+    jwt_secret: str | None = None
+    access_token_ttl: int = Field(3600, ge=60)  # seconds
+    refresh_token_ttl: int = Field(30 * 24 * 3600, ge=60)
+    # Sign-in codes: digits, lifetime, wrong guesses allowed per code.
+    code_length: int = Field(4, ge=4, le=10)
+    code_ttl: int = Field(600, ge=30)
+    code_attempts: int = Field(5, ge=1)
+    # Codes sent per number / per client address per hour (start, resend and call together).
+    sends_per_number_per_hour: int = Field(5, ge=1)
+    sends_per_address_per_hour: int = Field(30, ge=1)
+    # SMS delivery: console (log + `townhall sms last PHONE`) or twilio (Twilio's REST API).
+    sms_backend: Literal["console", "twilio"] = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    # Invites every new (admitted) account gets.
+    invites_per_user: int = Field(5, ge=0)
+    max_request_bytes: int = Field(1_000_000, ge=1024)
+    max_photo_bytes: int = Field(5_000_000, ge=1024)
+    # Users seen within this many seconds count as online (get_online_friends).
+    online_window: int = Field(300, ge=1)
+
 
 class ForumSettings(BaseModel):
     """The forum surface (habitate API) and its webhooks."""
+
+    # A key to make sure exists (hashed in the database) at start, e.g. shared by a cluster's hosts.
+    api_key: str | None = None
+    # The icons of the reaction slots s1..sN (their count is the number of slots).
+    reaction_slots: list[str] = Field(default_factory=lambda: ["👍", "❤️", "😂", "😮", "😢", "🎉"], min_length=1)
+    max_request_bytes: int = Field(1_000_000, ge=1024)
+    # Requests per minute per API key, in each serving process (0: no limit).
+    rate_limit_per_minute: int = Field(6000, ge=0)
+    # The outbox worker: in each serving process unless disabled (then run `townhall worker`).
+    worker_in_process: bool = True
+    worker_poll_interval: float = Field(0.5, gt=0)  # seconds between looks at the outbox when idle
+    worker_batch: int = Field(20, ge=1)  # rows claimed at once
+    worker_lease: float = Field(30.0, gt=0)  # seconds a claimed row is kept from other workers (> timeout)
+    webhook_timeout: float = Field(10.0, gt=0)  # seconds per delivery attempt
+    webhook_backoff: float = Field(1.0, ge=0)  # first retry delay, doubled per attempt
+    webhook_max_backoff: float = Field(3600.0, ge=0)
+    # A subscription is paused once it has failed this many attempts in a row, over at least
+    # webhook_pause_after_seconds (a short outage of the receiver does not pause it).
+    webhook_pause_after: int = Field(20, ge=1)
+    webhook_pause_after_seconds: float = Field(900.0, ge=0)
+    webhook_retention_days: float = Field(7.0, ge=0)  # delivered events (and their delivery log) are kept this long
+
+    # What a lease must leave beyond the delivery timeout (claiming, signing, recording the result).
+    LEASE_MARGIN: ClassVar[float] = 1.0
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> ForumSettings:
+        # A delivery still running when its lease ends would be sent again by another worker at once.
+        if self.worker_lease < self.webhook_timeout + self.LEASE_MARGIN:
+            raise ValueError(f"worker_lease ({self.worker_lease}s) must be at least webhook_timeout "
+                             f"({self.webhook_timeout}s) + {self.LEASE_MARGIN}s")
+        return self
+
+
+class MediaSettings(BaseModel):
+    """The media server carrying live audio (townhall.media): none, Janus or LiveKit."""
+
+    # null: room state only, no audio (development); janus: Janus AudioBridge; livekit: LiveKit.
+    backend: Literal["null", "janus", "livekit"] = "null"
+    # Derives Janus room secrets, pins and join tokens; when unset, derived from the chat secret.
+    secret: str | None = None
+    # Janus HTTP API; when unset, read from <data_dir>/janus/janus.json (`townhall janus start`).
+    janus_url: str | None = None
+    # What clients are told to connect to (default: janus_url).
+    janus_public_url: str | None = None
+    # The AudioBridge admin_key; when unset, read from <data_dir>/janus/janus.json.
+    janus_admin_key: str | None = None
+    janus_timeout: float = 10.0  # seconds per Janus API request
+    # Seconds between sweeps of the watched Janus rooms (listparticipants) that mute whoever is heard
+    # without being allowed to publish (a backstop to the events); 0 disables the sweep.
+    janus_sweep_interval: float = Field(15.0, ge=0)
+    livekit_url: str | None = None  # e.g. wss://livekit.example.org (clients and the RoomService API)
+    livekit_api_url: str | None = None  # RoomService base URL when it differs (default: livekit_url as http(s))
+    livekit_api_key: str | None = None
+    livekit_api_secret: str | None = None
+    # Seconds a join token is valid: short, so a kicked or demoted user cannot come back with it
+    # (LiveKit refreshes the tokens of connected participants itself).
+    livekit_token_ttl: int = Field(120, ge=10)
 
 
 class Settings(BaseSettings):
@@ -50,6 +134,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     social: SocialSettings = Field(default_factory=SocialSettings)
     forum: ForumSettings = Field(default_factory=ForumSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

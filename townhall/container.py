@@ -5,7 +5,7 @@ Tests build their own. Nothing here is global: ``create_app(settings)`` makes on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -15,6 +15,8 @@ from townhall.config import Settings
 from townhall.core.uow import UnitOfWork
 from townhall.credentials import Credentials, load_or_create_credentials
 from townhall.db.database import Database
+from townhall.jobs import outbox
+from townhall.media import MediaBackend, NullMediaBackend, create_media_backend
 from townhall.realtime.bus import EventBus, create_bus
 
 
@@ -25,6 +27,9 @@ class Container:
     bus: EventBus
     credentials: Credentials
     extras: dict[str, object] = field(default_factory=dict)
+    media: MediaBackend = field(default_factory=NullMediaBackend)
+    # Called after a commit that wrote outbox rows (the outbox workers of this process wake up).
+    outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -33,17 +38,23 @@ class Container:
             settings=settings,
             db=Database(settings.resolved_database_url()),
             bus=create_bus(settings.redis_url),
-            credentials=load_or_create_credentials(settings),
+            credentials=(credentials := load_or_create_credentials(settings)),
+            media=create_media_backend(settings, credentials.chat_api_secret),
         )
 
     @asynccontextmanager
     async def uow(self) -> AsyncIterator[UnitOfWork]:
-        """One write transaction; its events are published once it is committed (rule 5)."""
+        """One write transaction; its events that must not be lost are written to the outbox in it,
+        just before the commit, and all of them are published once it is committed (rule 5)."""
         async with self.db.transaction() as conn:
             unit = UnitOfWork(conn)
             yield unit
+            written = await outbox.write_events(unit)
         for event in unit.events:
             await self.bus.publish(event)
+        if written:
+            for wake in list(self.outbox_listeners):
+                wake()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -52,7 +63,9 @@ class Container:
 
     async def start(self) -> None:
         await self.bus.start()
+        await self.media.start()
 
     async def close(self) -> None:
+        await self.media.close()
         await self.bus.close()
         await self.db.dispose()

@@ -22,9 +22,13 @@ KEYS_FILE = "keys.json"
 class Credentials:
     chat_api_key: str
     chat_api_secret: str
+    social_jwt_secret: str = ""  # signs the social surface's access/refresh tokens and code hashes
 
     def as_dict(self) -> dict[str, Any]:
-        return {"chat": {"api_key": self.chat_api_key, "api_secret": self.chat_api_secret}}
+        return {
+            "chat": {"api_key": self.chat_api_key, "api_secret": self.chat_api_secret},
+            "social": {"jwt_secret": self.social_jwt_secret},
+        }
 
 
 def _generate() -> dict[str, Any]:
@@ -32,7 +36,10 @@ def _generate() -> dict[str, Any]:
         "chat": {
             "api_key": secrets.token_hex(6),
             "api_secret": secrets.token_urlsafe(40),
-        }
+        },
+        "social": {
+            "jwt_secret": secrets.token_urlsafe(40),
+        },
     }
 
 
@@ -64,4 +71,5 @@ def load_or_create_credentials(settings: Settings) -> Credentials:
     return Credentials(
         chat_api_key=settings.chat.api_key or chat["api_key"],
         chat_api_secret=settings.chat.api_secret or chat["api_secret"],
+        social_jwt_secret=settings.social.jwt_secret or stored["social"]["jwt_secret"],
     )

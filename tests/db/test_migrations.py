@@ -11,7 +11,8 @@ from townhall.db.base import metadata
 from townhall.db.migrate import run_on_connection
 
 # Objects written by hand for full-text search, unknown to the table declarations.
-HAND_WRITTEN = {"chat_messages_fts", "search_vector", "ix_chat_messages_search_vector"}
+HAND_WRITTEN = {"chat_messages_fts", "search_vector", "ix_chat_messages_search_vector", "forum_posts_fts",
+                "ix_forum_posts_search"}
 
 
 def _diff(conn: Connection) -> list[object]:

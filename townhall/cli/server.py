@@ -120,6 +120,9 @@ def keys(as_json: bool, data_dir: Path | None) -> None:
     """Print the credentials of every surface (created once per data directory)."""
     settings = make_settings(data_dir=data_dir)
     credentials = load_or_create_credentials(settings).as_dict()
+    from townhall.cli.forum import first_forum_key  # the forum's keys live (hashed) in the database
+
+    credentials["forum"] = {"api_key": first_forum_key(settings)}
     if as_json:
         click.echo(json.dumps(credentials, indent=2))
         return

@@ -1,0 +1,127 @@
+"""Fixtures of the social surface tests: signed-in users made through the real sign-in flow."""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from townhall.app import create_app
+from townhall.config import Settings, SocialSettings
+from townhall.container import Container
+from townhall.core.accounts import signin
+
+API = "/social/api"
+
+
+def random_phone() -> str:
+    return f"+1415{random.randint(2_000_000, 9_999_999)}"
+
+
+def random_address() -> str:
+    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def http_client(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address or random_address(), 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://townhall.test")
+
+
+async def last_code(container: Container, phone: str) -> str:
+    async with container.read() as conn:
+        found = await signin.last_sms(conn, phone)
+    assert found is not None, f"no text message to {phone}"
+    match = re.search(r"code is (\d+)", found[0])
+    assert match, found[0]
+    return match.group(1)
+
+
+@dataclass
+class Member:
+    """A signed-in user and an HTTP client speaking for them."""
+
+    user_id: int
+    phone: str
+    auth_token: str
+    access_token: str
+    refresh_token: str
+    http: httpx.AsyncClient
+    signin: dict[str, Any]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.auth_token}", "CH-UserID": str(self.user_id)}
+
+    async def call(self, endpoint: str, body: dict[str, Any] | None = None, *, method: str = "POST",
+                   query: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await self.http.request(method, f"{API}/{endpoint}", json=body, params=query,
+                                       headers={**self.headers, **(headers or {})})
+
+    async def ok(self, endpoint: str, body: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        response = await self.call(endpoint, body, **kwargs)
+        assert response.status_code == 200, response.text
+        data = response.json()
+        assert data.get("success") is True, data
+        return data  # type: ignore[no-any-return]
+
+
+async def sign_in(app: FastAPI, container: Container, phone: str | None = None, *,
+                  address: str | None = None) -> Member:
+    phone = phone or random_phone()
+    http = http_client(app, address)
+    started = await http.post(f"{API}/start_phone_number_auth", json={"phone_number": phone})
+    assert started.status_code == 200 and started.json()["success"] is True, started.text
+    code = await last_code(container, phone)
+    done = await http.post(f"{API}/complete_phone_number_auth", json={"phone_number": phone,
+                                                                      "verification_code": code})
+    assert done.status_code == 200, done.text
+    body = done.json()
+    return Member(user_id=body["user_profile"]["user_id"], phone=phone, auth_token=body["auth_token"],
+                  access_token=body["access_token"], refresh_token=body["refresh_token"], http=http, signin=body)
+
+
+SignIn = Callable[..., Awaitable[Member]]
+
+
+@pytest.fixture
+async def new_member(app: FastAPI, container: Container) -> AsyncIterator[SignIn]:
+    """``await new_member(username=...)``: a freshly signed-in (and onboarded) user."""
+    made: list[Member] = []
+
+    async def make(username: str | None = None, name: str | None = None, **kwargs: Any) -> Member:
+        member = await sign_in(app, container, **kwargs)
+        made.append(member)
+        if name:
+            await member.ok("update_name", {"name": name})
+        if username:
+            await member.ok("update_username", {"username": username})
+        return member
+
+    yield make
+    for member in made:
+        await member.http.aclose()
+
+
+def unique_username(prefix: str = "u") -> str:
+    return f"{prefix}{secrets.token_hex(5)}"[:16]
+
+
+@pytest.fixture(scope="module")
+async def waitlist_app(settings: Settings, migrated_db_url: str) -> AsyncIterator[tuple[FastAPI, Container]]:
+    """The app with the ``waitlist`` sign-up policy, on the same database."""
+    waiting = settings.model_copy(update={"social": SocialSettings(signup_policy="waitlist")})
+    built = Container.build(waiting)
+    await built.start()
+    application = create_app(waiting, built)
+    try:
+        async with application.router.lifespan_context(application):
+            yield application, built
+    finally:
+        await built.close()

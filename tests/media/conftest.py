@@ -1,0 +1,73 @@
+"""Fixtures of the media tests: a real Janus started from the configuration townhall ships.
+
+Janus (the Debian package ``janus``) missing skips these tests, or fails them when
+``TOWNHALL_TEST_REQUIRE_SERVICES=1`` (CI installs it in ``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import service_unavailable
+from townhall.media.janus import JanusMediaBackend
+from townhall.media.janus_server import JanusServer, JanusServerError, find_janus_binary, find_library_root, free_port
+
+StartJanus = Callable[..., JanusServer]
+
+
+def require_janus() -> None:
+    if find_janus_binary() is None or find_library_root() is None:
+        service_unavailable("Janus is not installed (apt-get install janus)")
+
+
+@pytest.fixture(scope="session")
+def start_janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartJanus]:
+    """``start_janus()``: a new Janus in its own folder on free ports, stopped at the session's end."""
+    require_janus()
+    started: list[JanusServer] = []
+
+    def start(folder: Path | None = None, **options: object) -> JanusServer:
+        server = JanusServer(folder or tmp_path_factory.mktemp("janus"))
+        options.setdefault("http_port", free_port())
+        options.setdefault("admin_port", free_port())
+        try:
+            server.start(loopback_ice=True, **options)  # type: ignore[arg-type]
+        except JanusServerError as exc:
+            pytest.fail(f"could not start Janus: {exc}", pytrace=False)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def janus(start_janus: StartJanus) -> JanusServer:
+    """One Janus for the session's media tests (never stop it in a test: use start_janus)."""
+    return start_janus()
+
+
+def make_backend(server: JanusServer, secret: str = "test-media-secret") -> JanusMediaBackend:
+    state = server.read_state()
+    return JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret=secret, timeout=5.0,
+                             retry_interval=0.1)
+
+
+@pytest.fixture
+async def backend(janus: JanusServer) -> AsyncIterator[JanusMediaBackend]:
+    built = make_backend(janus)
+    await built.start()
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+@pytest.fixture
+def room_id() -> str:
+    return f"room-{secrets.token_hex(4)}"

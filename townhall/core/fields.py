@@ -1,0 +1,45 @@
+"""Field checks every domain shares: ids as clients send them, names and descriptions.
+
+One place for each rule; the domains call these with their own names, limits and messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from townhall.core.errors import Invalid
+
+MAX_ID = 2**63  # ids are BIGINT
+
+
+def check_positive_id(value: Any, name: str) -> int:
+    """An id as clients send it: an int, or digits in a string; ``Invalid("invalid_<name>")``
+    unless it is a positive 64-bit integer."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < MAX_ID:
+        raise Invalid(f"invalid_{name}", f"{name} must be a positive integer", field=name)
+    return value
+
+
+def check_title(value: Any, *, code: str, what: str, max_length: int) -> str:
+    """A required one-line name (inner whitespace collapsed), at most ``max_length`` characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(code, f"{what} needs a name.", field="name")
+    title = " ".join(value.split())
+    if len(title) > max_length:
+        raise Invalid(code, f"{what} name is at most {max_length} characters.", field="name")
+    return title
+
+
+def check_description(value: Any, *, what: str, max_length: int) -> str:
+    """An optional description (None: empty), stripped, at most ``max_length`` characters."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid("invalid_description", "description must be a string", field="description")
+    value = value.strip()
+    if len(value) > max_length:
+        raise Invalid("invalid_description", f"{what} description is at most {max_length} characters.",
+                      field="description")
+    return value

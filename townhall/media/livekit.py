@@ -1,0 +1,203 @@
+"""The ``livekit`` media backend: LiveKit (self-hosted or cloud) through ``livekit-api``.
+
+- credentials: an access token (JWT signed with the API secret) whose video grant lets the user
+  join exactly this room, subscribe, and publish only when allowed (notes/voice.md); the
+  ``connection_url`` is ``livekit:<url>?access_token=<jwt>``.
+- set_publish / kick / destroy_room / participants: RoomService over Twirp (UpdateParticipant with
+  new permissions, RemoveParticipant, DeleteRoom, ListParticipants). A participant or room LiveKit
+  does not know (``not_found``) is not an error for set_publish, kick and destroy_room.
+- joins/leaves: LiveKit posts webhooks; ``verify_webhook`` checks their signature (the body's
+  SHA-256 in a JWT signed with the API secret) and ``handle_webhook`` turns participant_joined /
+  participant_left into ``MediaEvent``s. A surface routes its webhook endpoint to it.
+
+Kicked and demoted users: a token cannot be revoked, so tokens are short-lived (``token_ttl``,
+MediaSettings.livekit_token_ttl, 120 s by default: LiveKit itself refreshes the tokens of connected
+participants, with their current permissions), listeners may not publish data either, and on every
+``participant_joined`` ``handle_webhook`` asks the checks given to ``set_access`` (the rooms core's,
+from shared state): someone who may not be in the room is removed (no ``joined`` event), someone who
+may not publish but could is downgraded to a listener. Without checks every join is accepted as the
+token allows: production wiring must pass the rooms core's.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import aiohttp
+from livekit import api
+
+from townhall.media.base import (
+    AccessCheck,
+    EventHub,
+    JoinCredentials,
+    MediaError,
+    MediaEvent,
+    MediaParticipant,
+    MediaRoom,
+    ask,
+)
+from townhall.media.base import MediaUnavailable as MediaUnavailable
+
+NOT_FOUND = "not_found"
+
+
+class WebhookRejected(MediaError):
+    """A webhook whose signature, token or body hash does not check out."""
+
+
+def verify_webhook(api_key: str, api_secret: str, body: str, authorization: str) -> api.WebhookEvent:
+    """The LiveKit webhook event in ``body`` if ``authorization`` (the ``Authorization`` header:
+    a JWT signed with the API secret carrying the body's SHA-256) vouches for it; else WebhookRejected."""
+    token = authorization.removeprefix("Bearer ").strip()
+    if not token:
+        raise WebhookRejected("webhook without an Authorization token", "unauthenticated")
+    try:
+        return api.WebhookReceiver(api.TokenVerifier(api_key, api_secret)).receive(body, token)
+    except Exception as exc:  # the receiver raises bare Exceptions and jwt errors
+        raise WebhookRejected(f"webhook rejected: {exc}", "unauthenticated") from exc
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, parts.path, "", ""))
+
+
+class LiveKitMediaBackend:
+    name = "livekit"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str,
+        api_secret: str,
+        api_url: str | None = None,
+        token_ttl: int = 120,
+        timeout: float = 10.0,
+        may_join: AccessCheck | None = None,
+        may_publish: AccessCheck | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.api_url = (api_url or _http_url(url)).rstrip("/")
+        self._key = api_key
+        self._secret = api_secret
+        self._ttl = datetime.timedelta(seconds=token_ttl)
+        self._timeout = timeout
+        self._api: api.LiveKitAPI | None = None
+        self._hub = EventHub()
+        self.set_access(may_join=may_join, may_publish=may_publish)
+
+    def set_access(self, *, may_join: AccessCheck | None = None, may_publish: AccessCheck | None = None) -> None:
+        self._may_join, self._may_publish = may_join, may_publish
+
+    async def watch(self, room_id: str) -> None:
+        """Nothing to do: LiveKit reports every room's joins and leaves by webhook to any process."""
+
+    async def start(self) -> None:
+        if self._api is None:
+            self._api = api.LiveKitAPI(
+                self.api_url, self._key, self._secret, timeout=aiohttp.ClientTimeout(total=self._timeout),
+                failover=False,
+            )
+
+    async def close(self) -> None:
+        if self._api is not None:
+            await self._api.aclose()
+            self._api = None
+        self._hub.close()
+
+    @property
+    def _rooms(self) -> Any:
+        if self._api is None:
+            raise MediaError("the LiveKit backend is not started")
+        return self._api.room
+
+    async def _call(self, what: str, call: Awaitable[object], *, missing_ok: bool = False) -> object:
+        try:
+            return await call
+        except api.TwirpError as exc:
+            if missing_ok and exc.code == NOT_FOUND:
+                return None
+            raise MediaError(f"LiveKit {what}: {exc.message}", exc.code) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise MediaUnavailable(f"LiveKit at {self.api_url} is unreachable: {exc!r}") from exc
+
+    # -- rooms
+
+    async def create_room(self, room_id: str) -> MediaRoom:
+        await self._call("CreateRoom", self._rooms.create_room(api.CreateRoomRequest(name=room_id, empty_timeout=300)))
+        return MediaRoom(room_id=room_id, backend=self.name, media_room=room_id)
+
+    async def destroy_room(self, room_id: str) -> None:
+        await self._call("DeleteRoom", self._rooms.delete_room(api.DeleteRoomRequest(room=room_id)), missing_ok=True)
+
+    # -- participants
+
+    def access_token(self, room_id: str, user_id: str, *, can_publish: bool) -> str:
+        grants = api.VideoGrants(
+            room_join=True, room=room_id, can_publish=can_publish, can_subscribe=True,
+            can_publish_data=can_publish, can_update_own_metadata=False,
+        )
+        token = api.AccessToken(self._key, self._secret).with_identity(user_id).with_grants(grants)
+        return token.with_ttl(self._ttl).to_jwt()
+
+    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> JoinCredentials:
+        token = self.access_token(room_id, user_id, can_publish=can_publish)
+        return JoinCredentials(
+            backend=self.name, server_url=self.url, room_id=room_id, media_room=room_id, user_id=user_id,
+            can_publish=can_publish, connection_url=f"livekit:{self.url}?{urlencode({'access_token': token})}",
+            token=token, participant_id=user_id,
+        )
+
+    async def set_publish(self, room_id: str, user_id: str, allowed: bool) -> None:
+        permission = api.ParticipantPermission(can_subscribe=True, can_publish=allowed, can_publish_data=allowed)
+        request = api.UpdateParticipantRequest(room=room_id, identity=user_id, permission=permission)
+        await self._call("UpdateParticipant", self._rooms.update_participant(request), missing_ok=True)
+
+    async def kick(self, room_id: str, user_id: str) -> None:
+        request = api.RoomParticipantIdentity(room=room_id, identity=user_id)
+        await self._call("RemoveParticipant", self._rooms.remove_participant(request), missing_ok=True)
+
+    async def participants(self, room_id: str) -> list[MediaParticipant]:
+        answer = await self._call(
+            "ListParticipants", self._rooms.list_participants(api.ListParticipantsRequest(room=room_id))
+        )
+        assert isinstance(answer, api.ListParticipantsResponse)
+        found = []
+        for info in answer.participants:
+            audible = info.permission.can_publish and any(not track.muted for track in info.tracks)
+            found.append(MediaParticipant(info.identity, muted=not audible, connected=info.state == info.ACTIVE))
+        return sorted(found, key=lambda p: p.user_id)
+
+    # -- events
+
+    async def handle_webhook(self, body: str, authorization: str) -> MediaEvent | None:
+        """Verify a LiveKit webhook and emit the join/leave it reports (None for other events, and for
+        a join refused by ``may_join``: that participant is removed). A joined participant who may
+        publish by its token but not by ``may_publish`` is downgraded to a listener first."""
+        event = verify_webhook(self._key, self._secret, body, authorization)
+        kinds = {"participant_joined": "joined", "participant_left": "left"}
+        if event.event not in kinds or not event.room.name or not event.participant.identity:
+            return None
+        room_id, user_id = event.room.name, event.participant.identity
+        if event.event == "participant_joined":
+            if self._may_join is not None and not await ask(self._may_join, room_id, user_id, what="may_join"):
+                await self.kick(room_id, user_id)
+                return None
+            publishing = event.participant.permission.can_publish or event.participant.permission.can_publish_data
+            if (publishing and self._may_publish is not None
+                    and not await ask(self._may_publish, room_id, user_id, what="may_publish")):
+                await self.set_publish(room_id, user_id, False)
+        media_event = MediaEvent(kinds[event.event], room_id, user_id)  # type: ignore[arg-type]
+        await self._hub.emit(media_event)
+        return media_event
+
+    def subscribe(self) -> AsyncIterator[MediaEvent]:
+        return self._hub.subscribe()
+
+    def on_event(self, callback: Callable[[MediaEvent], Awaitable[None]]) -> None:
+        self._hub.on_event(callback)
