@@ -3,46 +3,23 @@
 
 from __future__ import annotations
 
-import random
-import re
 import secrets
 import time
 from typing import Any
 
 import pytest
 import requests
-from clubhouse.clubhouse import Clubhouse
+from clubhouse_session import signed_in, user_id_of
 
 from townhall.config import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def _signed_in(server: Any, settings: Settings, run_townhall: Any, name: str) -> Clubhouse:
-    api_url = f"{server.base_url}/social/api"
-    phone = f"+1628{random.randint(2_000_000, 9_999_999)}"
-    anonymous = Clubhouse()
-    anonymous.API_URL = api_url
-    assert anonymous.start_phone_number_auth(phone)["success"] is True
-    text = run_townhall("sms", "last", phone, "--data-dir", str(server.data_dir),
-                        env={"TOWNHALL_DATABASE_URL": settings.resolved_database_url()}).stdout
-    code = re.findall(r"\d{4,8}", text)[-1]
-    done = anonymous.complete_phone_number_auth(phone, None, code)
-    assert done["success"] is True, done
-    client = Clubhouse(user_id=str(done["user_profile"]["user_id"]), user_token=done["auth_token"])
-    client.API_URL = api_url
-    assert client.update_name(name)["success"] is True
-    return client
-
-
-def _uid(client: Clubhouse) -> int:
-    return int(client.HEADERS["CH-UserID"])
-
-
 def test_clubhouse_py_creates_joins_and_schedules_in_a_club(server: Any, settings: Settings,
                                                              run_townhall: Any) -> None:
-    ada = _signed_in(server, settings, run_townhall, "Ada")
-    bob = _signed_in(server, settings, run_townhall, "Bob")
+    ada = signed_in(server, settings, run_townhall, "Ada")
+    bob = signed_in(server, settings, run_townhall, "Bob")
     name = f"Jazz Hands {secrets.token_hex(3)}"
 
     # create_club is the later official app's endpoint (clubhouse-py predates it): same headers.
@@ -59,25 +36,25 @@ def test_clubhouse_py_creates_joins_and_schedules_in_a_club(server: Any, setting
     assert club_id in [c["club_id"] for c in bob.get_clubs_for_topic(504, page_size=200)["clubs"]]
 
     # join: the admin adds Bob, Bob accepts the invite
-    assert ada.add_club_member(club_id, _uid(bob), "Bob", None, "join us", None)["success"] is True
+    assert ada.add_club_member(club_id, user_id_of(bob), "Bob", None, "join us", None)["success"] is True
     assert bob.get_club(club_id)["is_pending_accept"] is True
     assert bob.accept_club_member_invite(club_id)["success"] is True
     members = ada.get_club_members(club_id, page_size=50)
-    assert {u["user_id"] for u in members["users"]} == {_uid(ada), _uid(bob)}
+    assert {u["user_id"] for u in members["users"]} == {user_id_of(ada), user_id_of(bob)}
     assert bob.get_clubs(False)["clubs"][0]["club_id"] == club_id
 
     # events: clubhouse-py's create_event posts to edit_event without an id
     start = int(time.time()) + 1800
-    created = ada.create_event("Jam session", start, "Bring a horn", user_ids=[_uid(bob)], club_id=club_id)
+    created = ada.create_event("Jam session", start, "Bring a horn", user_ids=[user_id_of(bob)], club_id=club_id)
     assert created["success"] is True, created
     event_id = created["event"]["event_id"]
     assert ada.get_event(event_id)["event"]["club"]["club_id"] == club_id
     upcoming = bob.get_events(is_filtered=True, page_size=25, page=1)
     assert event_id in [e["event_id"] for e in upcoming["events"]]
     assert [e["event_id"] for e in bob.get_events_to_start()["events"]] == [event_id]
-    assert bob.get_events_for_user(_uid(ada))["count"] == 1
+    assert bob.get_events_for_user(user_id_of(ada))["count"] == 1
     edited = ada.edit_event("Jam session (moved)", start + 600, "Bring a horn", event_id=event_id,
-                            user_ids=[_uid(bob)], club_id=club_id)
+                            user_ids=[user_id_of(bob)], club_id=club_id)
     assert edited["event"]["name"] == "Jam session (moved)"
     assert bob.delete_event(event_id)["success"] is False  # only the creator or the club's admins
     assert ada.delete_event(event_id)["success"] is True
@@ -87,4 +64,4 @@ def test_clubhouse_py_creates_joins_and_schedules_in_a_club(server: Any, setting
     assert topics and topics[0]["topics"]
     assert bob.get_topic(1005)["topic"]["abbreviated_title"] == "The Future"
     assert bob.add_user_topic(topic_id=1005)["success"] is True
-    assert _uid(bob) in [u["user_id"] for u in bob.get_users_for_topic(1005, page_size=200)["users"]]
+    assert user_id_of(bob) in [u["user_id"] for u in bob.get_users_for_topic(1005, page_size=200)["users"]]

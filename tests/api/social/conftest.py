@@ -1,4 +1,5 @@
-"""Fixtures of the social surface tests: signed-in users made through the real sign-in flow."""
+"""Fixtures of the social surface tests (profiles, graph, clubs, rooms...): users signed in through the
+real phone flow."""
 
 from __future__ import annotations
 
@@ -125,3 +126,77 @@ async def waitlist_app(settings: Settings, migrated_db_url: str) -> AsyncIterato
             yield application, built
     finally:
         await built.close()
+
+
+@dataclass
+class Person:
+    """A signed-in user and an HTTP client speaking for them."""
+
+    user_id: int
+    phone: str
+    auth_token: str
+    http: httpx.AsyncClient
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.auth_token}", "CH-UserID": str(self.user_id)}
+
+    async def call(self, endpoint: str, body: dict[str, Any] | None = None, *, method: str = "POST",
+                   query: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.http.request(method, f"{API}/{endpoint}", json=body, params=query, headers=self.headers)
+
+    async def ok(self, endpoint: str, body: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        response = await self.call(endpoint, body, **kwargs)
+        assert response.status_code == 200, response.text
+        data = response.json()
+        assert data["success"] is True, data
+        return data  # type: ignore[no-any-return]
+
+    async def fails(self, endpoint: str, body: dict[str, Any] | None = None, status: int = 400,
+                    **kwargs: Any) -> str:
+        """The error message of a refused call (the surface's ``{success: false}`` shape)."""
+        response = await self.call(endpoint, body, **kwargs)
+        assert response.status_code == status, response.text
+        data = response.json()
+        assert data["success"] is False and data["error_message"], data
+        return data["error_message"]  # type: ignore[no-any-return]
+
+
+async def sign_in_person(app: FastAPI, container: Container, name: str) -> Person:
+    """A new user named ``name``, signed in through the phone flow (the clubs and rooms tests)."""
+    phone = random_phone()
+    http = http_client(app)
+    started = await http.post(f"{API}/start_phone_number_auth", json={"phone_number": phone})
+    assert started.status_code == 200 and started.json()["success"] is True, started.text
+    code = await last_code(container, phone)
+    done = await http.post(f"{API}/complete_phone_number_auth", json={"phone_number": phone,
+                                                                      "verification_code": code})
+    assert done.status_code == 200 and done.json().get("auth_token"), done.text
+    body = done.json()
+    person = Person(user_id=body["user_profile"]["user_id"], phone=phone, auth_token=body["auth_token"], http=http)
+    await person.ok("update_name", {"name": name})
+    return person
+
+
+People = Callable[..., Awaitable[list[Person]]]
+
+
+@pytest.fixture
+async def people(app: FastAPI, container: Container) -> AsyncIterator[People]:
+    """``ada, bob = await people("ada", "bob")``: freshly signed-in users."""
+    made: list[Person] = []
+
+    async def make(*names: str) -> list[Person]:
+        out = [await sign_in_person(app, container, name) for name in names]
+        made.extend(out)
+        return out
+
+    yield make
+    for person in made:
+        await person.http.aclose()
+
+
+@pytest.fixture
+def signer() -> Callable[[FastAPI, Container, str], Awaitable[Person]]:
+    """``await signer(app, container, name)``: sign in on another app (e.g. ``waitlist_app``)."""
+    return sign_in_person
