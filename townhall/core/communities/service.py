@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from townhall.core import fields
@@ -33,6 +33,7 @@ from townhall.core.communities.tables import (
 from townhall.core.errors import Conflict, Forbidden, Invalid, NotFound
 from townhall.core.fields import check_positive_id, check_title
 from townhall.core.filters import like_escape
+from townhall.core.fulltext import club_condition, words_of
 from townhall.core.social import notifications
 from townhall.core.social.tables import contacts, follows
 from townhall.core.social.topics import Topic, get_topic, topics
@@ -277,7 +278,9 @@ async def search_clubs(
     conn: Connection, viewer_id: int, query: Any, *, following_only: bool = False, followers_only: bool = False,
     cofollows_only: bool = False, limit: int, offset: int,
 ) -> tuple[list[Club], int]:
-    """Clubs whose name or description contains every word of ``query`` (case-insensitive).
+    """Clubs whose name or description has every word of ``query`` (case-insensitive; each word
+    a prefix: "ja" finds "Jazz"), on the database's full-text engine (``core/fulltext.py``). A
+    blank query finds every club; one with no word (only signs) finds none.
 
     ``following_only``: clubs the viewer follows or is in; ``followers_only``: clubs followed by
     people who follow the viewer; ``cofollows_only``: clubs followed by people the viewer follows.
@@ -286,14 +289,12 @@ async def search_clubs(
         query = ""
     if not isinstance(query, str):
         raise Invalid("invalid_query", "query must be a string", field="query")
-    words = query.split()
+    tokens = query.split()
     if len(query) > MAX_SEARCH_QUERY:
         raise Invalid("invalid_query", f"query is at most {MAX_SEARCH_QUERY} characters", field="query")
-    where: list[Any] = []
-    for word in words:
-        pattern = f"%{like_escape(word.lower())}%"
-        where.append(or_(func.lower(communities.c.name).like(pattern, escape="\\"),
-                         func.lower(communities.c.description).like(pattern, escape="\\")))
+    if tokens and not words_of(query):
+        return [], 0
+    where: list[Any] = [club_condition(conn, communities.c.id, words_of(query))] if tokens else []
     if following_only:
         where.append(or_(
             communities.c.id.in_(select(community_followers.c.community_id).where(
@@ -309,9 +310,12 @@ async def search_clubs(
             community_followers.c.user_id.in_(select(follows.c.followee_id).where(
                 follows.c.follower_id == viewer_id)))))
     count = (await conn.execute(select(func.count()).select_from(communities).where(*where))).scalar_one()
-    starts = func.lower(communities.c.name).like(f"{like_escape(words[0].lower())}%", escape="\\") if words else None
-    order = ([starts.desc()] if starts is not None else []) + [_num_followers.desc(), _num_members.desc(),
-                                                              communities.c.id]
+    # Names starting with the query's first word as typed first, then with its first word (letters
+    # and digits), then the most followed.
+    name = func.lower(communities.c.name)
+    starts = case((name.like(f"{like_escape(tokens[0].lower())}%", escape="\\"), 0),
+                  (name.like(f"{like_escape(words_of(query)[0])}%", escape="\\"), 1), else_=2) if tokens else None
+    order = ([starts] if starts is not None else []) + [_num_followers.desc(), _num_members.desc(), communities.c.id]
     rows = (await conn.execute(_CLUB_SELECT.where(*where).order_by(*order).limit(limit).offset(offset))).all()
     return [_club(r) for r in rows], int(count)
 

@@ -1,23 +1,22 @@
-"""User search over names, usernames, display names and bios, best matches first: exact
-username, then usernames and names starting with the query, then any field containing every
-word. Case-insensitive; blocked users (either way), waitlisted, banned and gone accounts never
-appear. Filters: following_only, followers_only, cofollows_only (following and followed by)."""
+"""User search over names, usernames, display names and bios, on the database's full-text engine
+(``core/fulltext.py``: SQLite FTS5, PostgreSQL tsvector with GIN indexes): every word of the query
+must start a word of one of the fields ("ad" finds "Ada"). Best matches first: exact username,
+then usernames and names starting with the query, then the rest. Case-insensitive; blocked
+users (either way), waitlisted, banned and gone accounts never appear. Filters: following_only, followers_only, cofollows_only (following and followed by)."""
 
 from __future__ import annotations
 
-import re
-
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 
 from townhall.core.accounts.tables import profiles, users
 from townhall.core.errors import Invalid
 from townhall.core.filters import like_escape
+from townhall.core.fulltext import user_condition, words_of
 from townhall.core.social.graph import blocked_between
 from townhall.core.social.tables import follows
 from townhall.db.database import Connection
 
 MAX_QUERY = 100
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def _like(text: str) -> str:
@@ -32,7 +31,7 @@ async def search_users(
     conn: Connection, me: int, query: str, *, following_only: bool = False, followers_only: bool = False,
     cofollows_only: bool = False, limit: int, offset: int,
 ) -> tuple[list[int], int]:
-    words = [w.lower() for w in _WORD.findall(query or "")][:8]
+    words = words_of(query)
     if len(query or "") > MAX_QUERY:
         raise Invalid("query_too_long", f"The search is longer than {MAX_QUERY} characters.")
     if not words:
@@ -40,9 +39,7 @@ async def search_users(
     name = func.lower(func.coalesce(users.c.name, ""))
     username = func.coalesce(profiles.c.username_key, "")
     display = func.lower(func.coalesce(profiles.c.displayname, ""))
-    bio = func.lower(func.coalesce(profiles.c.bio, ""))
-    haystack = [name, username, display, bio]
-    every_word = and_(*[or_(*[f.like(_like(w), escape="\\") for f in haystack]) for w in words])
+    every_word = user_condition(conn, users.c.id, words)
     whole = " ".join(words)
     rank = case(
         (username == whole.replace(" ", ""), 0),
