@@ -68,9 +68,7 @@ def _uow(request: Request) -> Any:
 # -- rendering
 
 
-async def _users(conn: Connection, room: Room, parts: list[Participant]) -> list[dict[str, Any]]:
-    found = await profiles.get_profiles(conn, [x.user_id for x in parts])
-    followed = await rooms.followed_by_speakers(conn, room.id, [x.user_id for x in parts])
+def _users(parts: list[Participant], found: dict[int, Any], followed: set[int]) -> list[dict[str, Any]]:
     stamp = now()
     out = []
     for x in parts:
@@ -88,29 +86,43 @@ async def _users(conn: Connection, room: Room, parts: list[Participant]) -> list
     return out
 
 
-async def _room(conn: Connection, room: Room, viewer_id: int, *, full: bool = True) -> dict[str, Any]:
-    """A room as join_channel/get_channel answer it (``full``) or as lists show it (speakers only)."""
-    parts = await rooms.participants(conn, room.id)
-    speakers = [x for x in parts if x.is_speaker]
-    club = rel = None
-    if room.club_id is not None:
-        club = (await get_clubs(conn, [room.club_id])).get(room.club_id)
-        rel = (await relations(conn, [room.club_id], viewer_id)).get(room.club_id)
-    shown = parts if full else speakers[:SPEAKERS_IN_LISTS]
-    return {
-        "channel": room.code, "channel_id": room.id, "topic": room.topic,
-        "is_private": room.is_private, "is_social_mode": room.is_social_mode,
-        "club": club_full(club) if club else None, "club_id": club.id if club else None,
-        "club_name": club.name if club else None,
-        "is_club_admin": bool(rel and rel.is_admin), "is_club_member": bool(rel and rel.is_member),
-        "creator_user_profile_id": room.creator_id, "event_id": room.event_id,
-        "is_handraise_enabled": room.is_handraise_enabled, "handraise_permission": room.handraise_permission,
-        "is_empty": not parts, "num_all": len(parts), "num_speakers": len(speakers),
-        "num_other": len(parts) - len(shown), "has_blocked_speakers": False, "is_explore_channel": False,
-        "url": None,
-        "welcome_for_user_profile": None,
-        "users": await _users(conn, room, shown),
-    }
+async def _room(conn: Connection, room: Room, viewer_id: int) -> dict[str, Any]:
+    """A room as join_channel/get_channel answer it."""
+    return (await _rooms(conn, [room], viewer_id, full=True))[0]
+
+
+async def _rooms(conn: Connection, found: list[Room], viewer_id: int, *, full: bool) -> list[dict[str, Any]]:
+    """Rooms as join_channel/get_channel answer them (``full``) or as lists show them (speakers
+    only); the same few queries however many rooms."""
+    parts_of = await rooms.participants_of(conn, [r.id for r in found])
+    shown_of = {r.id: parts_of[r.id] if full else [x for x in parts_of[r.id] if x.is_speaker][:SPEAKERS_IN_LISTS]
+                for r in found}
+    shown_ids = [x.user_id for shown in shown_of.values() for x in shown]
+    people = await profiles.get_profiles(conn, shown_ids)
+    followed = await rooms.followed_by_speakers_of(conn, [r.id for r in found], shown_ids)
+    club_ids = [r.club_id for r in found if r.club_id is not None]
+    clubs = await get_clubs(conn, club_ids)
+    rels = await relations(conn, club_ids, viewer_id) if club_ids else {}
+    out = []
+    for room in found:
+        parts, shown = parts_of[room.id], shown_of[room.id]
+        club = clubs.get(room.club_id) if room.club_id is not None else None
+        rel = rels.get(room.club_id) if room.club_id is not None else None
+        out.append({
+            "channel": room.code, "channel_id": room.id, "topic": room.topic,
+            "is_private": room.is_private, "is_social_mode": room.is_social_mode,
+            "club": club_full(club) if club else None, "club_id": club.id if club else None,
+            "club_name": club.name if club else None,
+            "is_club_admin": bool(rel and rel.is_admin), "is_club_member": bool(rel and rel.is_member),
+            "creator_user_profile_id": room.creator_id, "event_id": room.event_id,
+            "is_handraise_enabled": room.is_handraise_enabled, "handraise_permission": room.handraise_permission,
+            "is_empty": not parts, "num_all": len(parts), "num_speakers": sum(x.is_speaker for x in parts),
+            "num_other": len(parts) - len(shown), "has_blocked_speakers": False, "is_explore_channel": False,
+            "url": None,
+            "welcome_for_user_profile": None,
+            "users": _users(shown, people, followed[room.id]),
+        })
+    return out
 
 
 def _origin(request: Request) -> str:
@@ -138,11 +150,9 @@ def _credentials(request: Request, entered: Entered) -> dict[str, Any]:
 async def _rooms_list(request: Request, found: list[Room], viewer_id: int) -> list[dict[str, Any]]:
     base = container_of(request).settings.base_url()
     async with container_of(request).read() as conn:
-        out = []
-        for room in found:
-            item = await _room(conn, room, viewer_id, full=False)
-            item["url"] = f"{base}/room/{room.code}"
-            out.append(item)
+        out = await _rooms(conn, found, viewer_id, full=False)
+    for room, item in zip(found, out, strict=True):
+        item["url"] = f"{base}/room/{room.code}"
     return out
 
 

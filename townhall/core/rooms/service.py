@@ -177,21 +177,43 @@ async def participant(conn: Connection, room_id: int, user_id: int) -> Participa
 
 async def participants(conn: Connection, room_id: int) -> list[Participant]:
     """Who is in the room: moderators, then speakers, then listeners, each by arrival."""
-    rows = (await conn.execute(select(p).where(p.c.room_id == room_id, p.c.status.in_(IN_ROOM))
+    return (await participants_of(conn, [room_id]))[room_id]
+
+
+async def participants_of(conn: Connection, room_ids: Iterable[int]) -> dict[int, list[Participant]]:
+    """``participants`` of each room, in one query."""
+    ids = list(set(room_ids))
+    out: dict[int, list[Participant]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = (await conn.execute(select(p).where(p.c.room_id.in_(ids), p.c.status.in_(IN_ROOM))
                                .order_by(p.c.joined_at, p.c.user_id))).all()
+    for row in rows:
+        out[row.room_id].append(_participant(row))
     order = {MODERATOR: 0, SPEAKER: 1, LISTENER: 2}
-    return sorted((_participant(r) for r in rows), key=lambda x: order.get(x.role, 3))
+    return {i: sorted(parts, key=lambda x: order.get(x.role, 3)) for i, parts in out.items()}
 
 
 async def followed_by_speakers(conn: Connection, room_id: int, user_ids: Iterable[int]) -> set[int]:
     """Which of ``user_ids`` a speaker or moderator of the room follows."""
-    wanted = list(set(user_ids))
-    if not wanted:
-        return set()
-    speakers = select(p.c.user_id).where(p.c.room_id == room_id, p.c.status.in_(IN_ROOM),
-                                         p.c.role.in_((MODERATOR, SPEAKER)))
-    return set((await conn.execute(select(follows.c.followee_id).where(
-        follows.c.follower_id.in_(speakers), follows.c.followee_id.in_(wanted)).distinct())).scalars())
+    return (await followed_by_speakers_of(conn, [room_id], user_ids)).get(room_id, set())
+
+
+async def followed_by_speakers_of(conn: Connection, room_ids: Iterable[int],
+                                  user_ids: Iterable[int]) -> dict[int, set[int]]:
+    """``followed_by_speakers`` for each room, in one query."""
+    rooms_wanted, wanted = list(set(room_ids)), list(set(user_ids))
+    out: dict[int, set[int]] = {i: set() for i in rooms_wanted}
+    if not rooms_wanted or not wanted:
+        return out
+    rows = await conn.execute(
+        select(p.c.room_id, follows.c.followee_id).distinct()
+        .join(follows, follows.c.follower_id == p.c.user_id)
+        .where(p.c.room_id.in_(rooms_wanted), p.c.status.in_(IN_ROOM), p.c.role.in_((MODERATOR, SPEAKER)),
+               follows.c.followee_id.in_(wanted)))
+    for room_id, followee_id in rows:
+        out[room_id].add(followee_id)
+    return out
 
 
 async def standing(conn: Connection, room: Room, user_id: int) -> Standing:
