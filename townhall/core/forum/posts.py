@@ -358,13 +358,18 @@ async def do_create_comment(uow: UnitOfWork, api: ApiUser, post_id: Any, content
     return comment
 
 
+async def _set_content(uow: UnitOfWork, table: Any, row_id: int, content: Any) -> None:
+    """A comment's or reply's new content (sanitised) and its plain text, stamped as edited."""
+    safe, plain = _check_content(content)
+    stamp = now()
+    await uow.conn.execute(update(table).where(table.c.id == row_id).values(
+        content=safe, clean_text=plain, last_modified_at=stamp, last_edited_at=stamp))
+
+
 async def do_edit_comment(uow: UnitOfWork, api: ApiUser, comment_id: int, content: Any) -> Comment:
     comment = await access_comment(uow.conn, api, comment_id, lock=True)
     _check_editor(api, comment, "comments")
-    safe, plain = _check_content(content)
-    stamp = now()
-    await uow.conn.execute(update(forum_comments).where(forum_comments.c.id == comment_id).values(
-        content=safe, clean_text=plain, last_modified_at=stamp, last_edited_at=stamp))
+    await _set_content(uow, forum_comments, comment_id, content)
     fresh = await get_comment(uow.conn, comment_id)
     uow.emit(CommentUpdated(comment=fresh))
     return fresh
@@ -440,10 +445,7 @@ async def do_create_reply(uow: UnitOfWork, api: ApiUser, comment_id: Any, conten
 async def do_edit_reply(uow: UnitOfWork, api: ApiUser, reply_id: int, content: Any) -> Reply:
     reply = await access_reply(uow.conn, api, reply_id, lock=True)
     _check_editor(api, reply, "replies")
-    safe, plain = _check_content(content)
-    stamp = now()
-    await uow.conn.execute(update(forum_replies).where(forum_replies.c.id == reply_id).values(
-        content=safe, clean_text=plain, last_modified_at=stamp, last_edited_at=stamp))
+    await _set_content(uow, forum_replies, reply_id, content)
     fresh = await get_reply(uow.conn, reply_id)
     uow.emit(ReplyUpdated(reply=fresh))
     return fresh
