@@ -50,10 +50,11 @@ def test_keys_json_prints_the_same_credentials_on_every_run(
     second = json.loads(run_townhall("keys", "--json", "--data-dir", str(tmp_path)).stdout)
 
     assert first == second
-    assert set(first) == {"chat", "social", "forum"}
+    assert set(first) == {"chat", "social", "voice", "forum"}
     assert set(first["chat"]) == {"api_key", "api_secret"}
     assert set(first["social"]) == {"jwt_secret"}
     assert set(first["forum"]) == {"api_key"}
+    assert set(first["voice"]) == {"service_token"}
     assert all(isinstance(v, str) and v for section in first.values() for v in section.values())
     assert (tmp_path / "keys.json").stat().st_mode & 0o077 == 0  # secrets: owner only
 

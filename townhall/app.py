@@ -20,12 +20,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount
 
 from townhall import __version__
-from townhall.api import chat, forum, social
+from townhall.api import chat, experts, forum, media, social, voice
 from townhall.api.common.landing import landing_page
 from townhall.api.common.metrics_middleware import MetricsMiddleware
 from townhall.api.common.surfaces import SURFACES
 from townhall.config import Settings
 from townhall.container import Container
+from townhall.jobs.live import live_runtime
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             if owns_container:
                 await container.start()
                 stack.push_async_callback(container.close)
+            await stack.enter_async_context(live_runtime(container))
             for mounted in _mounted_apps(app):
                 await stack.enter_async_context(mounted.router.lifespan_context(mounted))
             yield
@@ -81,7 +83,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     social.mount(app, container)
+    social.mount_pubnub(app, container)
+    voice.mount(app, container)
     forum.mount(app, container)
+    experts.mount(app, container)
+    media.mount(app, container)
     chat_app = chat.mount(app, container)
     # Stream's async Python SDK (aiohttp) drops any path in its base URL, so it can only reach a
     # chat API at a host's root: serve chat there as well, after every other route and surface.

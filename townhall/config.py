@@ -114,6 +114,28 @@ class MediaSettings(BaseModel):
     livekit_token_ttl: int = Field(120, ge=10)
 
 
+class VoiceSettings(BaseModel):
+    """The voice surface (Community Voice Chat API at /voice)."""
+
+    # The shared service token callers send as `Authorization: Bearer`; when unset, generated once
+    # and kept in <data_dir>/keys.json (`townhall keys`).
+    service_token: str | None = None
+    # The reference service trusts the caller's `user_role`; townhall enforces the community roles it
+    # knows unless this is set.
+    trust_caller_roles: bool = False
+    max_request_bytes: int = Field(100_000, ge=1024)
+
+
+class ExpertsSettings(BaseModel):
+    """The experts surface (Clarity API + OAuth2 provider at /experts)."""
+
+    authorization_code_ttl: int = Field(600, ge=30)  # seconds an authorization code can be redeemed
+    access_token_ttl: int = Field(0, ge=0)  # seconds an oauth_token is valid; 0: until revoked
+    # Seconds a dialled party has to join a call's media room before the call ends as unavailable.
+    dial_timeout: int = Field(60, ge=5)
+    max_request_bytes: int = Field(100_000, ge=1024)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOWNHALL_", env_nested_delimiter="__", extra="ignore"
@@ -135,6 +157,8 @@ class Settings(BaseSettings):
     social: SocialSettings = Field(default_factory=SocialSettings)
     forum: ForumSettings = Field(default_factory=ForumSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    experts: ExpertsSettings = Field(default_factory=ExpertsSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -23,11 +23,13 @@ class Credentials:
     chat_api_key: str
     chat_api_secret: str
     social_jwt_secret: str = ""  # signs the social surface's access/refresh tokens and code hashes
+    voice_service_token: str = ""  # the voice surface's shared `Authorization: Bearer` token
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "chat": {"api_key": self.chat_api_key, "api_secret": self.chat_api_secret},
             "social": {"jwt_secret": self.social_jwt_secret},
+            "voice": {"service_token": self.voice_service_token},
         }
 
 
@@ -39,6 +41,9 @@ def _generate() -> dict[str, Any]:
         },
         "social": {
             "jwt_secret": secrets.token_urlsafe(40),
+        },
+        "voice": {
+            "service_token": secrets.token_urlsafe(32),
         },
     }
 
@@ -72,4 +77,5 @@ def load_or_create_credentials(settings: Settings) -> Credentials:
         chat_api_key=settings.chat.api_key or chat["api_key"],
         chat_api_secret=settings.chat.api_secret or chat["api_secret"],
         social_jwt_secret=settings.social.jwt_secret or stored["social"]["jwt_secret"],
+        voice_service_token=settings.voice.service_token or stored["voice"]["service_token"],
     )

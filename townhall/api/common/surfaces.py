@@ -26,9 +26,9 @@ class Surface:
 SURFACES: tuple[Surface, ...] = (
     Surface("chat", "/chat", "Stream Chat REST + WebSocket", "/chat/docs", live=True),
     Surface("social", "/social/api", "Clubhouse app API", "/social/docs", live=True),
-    Surface("voice", "/voice", "Community Voice Chat", "/voice/docs", live=False),
+    Surface("voice", "/voice", "Community Voice Chat", "/voice/docs", live=True),
     Surface("forum", "/forum/api/v1", "habitate community API", "/forum/docs", live=True),
     Surface(
-        "experts", "/experts/v1", "Clarity.fm API + OAuth2 provider", "/experts/docs", live=False
+        "experts", "/experts/v1", "Clarity.fm API + OAuth2 provider", "/experts/docs", live=True
     ),
 )

@@ -17,3 +17,13 @@ def mount(app: FastAPI, container: Container) -> FastAPI:
     social_app = build_social_app(container)
     app.mount("/social", social_app)
     return social_app
+
+
+def mount_pubnub(app: FastAPI, container: Container) -> FastAPI:
+    """Mount the PubNub-compatible subscribe gateway of the social surface's room events
+    (``join_channel`` answers its origin as ``pubnub_origin``)."""
+    from townhall.api.social.pubnub import build_pubnub_app
+
+    pubnub_app = build_pubnub_app(container)
+    app.mount("/pubnub", pubnub_app)
+    return pubnub_app

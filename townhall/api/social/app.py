@@ -7,8 +7,6 @@ Every response is JSON, 404/405/422/413 included.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,14 +33,12 @@ from townhall.api.social.media import router as media_router
 from townhall.api.social.sms import build_sender
 from townhall.container import Container
 from townhall.core.errors import DomainError, Forbidden, RateLimited, TooLarge, Unauthenticated
-from townhall.core.rooms import actions as room_actions
 
 log = logging.getLogger(__name__)
 
 ROUTERS = (routes_accounts.router, routes_profiles.router, routes_graph.router, routes_notifications.router,
            routes_misc.router, routes_clubs.router, routes_topics.router, routes_events.router,
            routes_rooms.router)
-ROOM_EXPIRY_EVERY = 60.0  # seconds between runs of the rooms' expiry job
 
 
 def error_status(exc: DomainError) -> int:
@@ -53,30 +49,12 @@ def error_status(exc: DomainError) -> int:
     return 400
 
 
-async def _expire_rooms(container: Container) -> None:
-    """Every ROOM_EXPIRY_EVERY seconds: participants gone quiet leave, rooms without a present
-    moderator end (townhall.core.rooms.actions.expire)."""
-    while True:
-        await asyncio.sleep(ROOM_EXPIRY_EVERY)
-        try:
-            await room_actions.expire(container.uow, container.media)
-        except Exception:
-            log.exception("the rooms' expiry job failed")
-
-
 def build_social_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        container.media.on_event(room_actions.media_event_handler(container.uow))
-        may_join, may_publish = room_actions.access_checks(container.read)
-        container.media.set_access(may_join=may_join, may_publish=may_publish)
-        expiry = asyncio.create_task(_expire_rooms(container), name="rooms-expiry")
         try:
             yield
         finally:
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiry
             await app.state.sms.close()
 
     app = FastAPI(

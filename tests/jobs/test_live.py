@@ -1,25 +1,22 @@
-"""The social app runs the rooms' expiry job periodically (its lifespan task)."""
+"""The live-media runtime of a process runs the rooms' expiry job periodically."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
-from townhall.api.social import app as social_app
 from townhall.container import Container
 from townhall.core.accounts import service as accounts
 from townhall.core.clock import now
 from townhall.core.rooms import actions
 from townhall.core.rooms import service as rooms
 from townhall.core.rooms.tables import room_participants
+from townhall.jobs.live import live_runtime
 
 
-async def test_the_expiry_loop_ends_rooms_whose_moderators_are_gone(container: Container,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_expiry_loop_ends_rooms_whose_moderators_are_gone(container: Container) -> None:
     async with container.uow() as uow:
         (ada,) = await accounts.upsert_chat_users(uow, [accounts.UserFields(chat_id=f"exp-{now().timestamp()}",
                                                                             name="ada")])
@@ -27,17 +24,11 @@ async def test_the_expiry_loop_ends_rooms_whose_moderators_are_gone(container: C
     async with container.uow() as uow:  # ada stopped pinging ten minutes ago
         await uow.conn.execute(update(room_participants).where(room_participants.c.room_id == room.id).values(
             last_seen_at=now() - timedelta(minutes=10)))
-    monkeypatch.setattr(social_app, "ROOM_EXPIRY_EVERY", 0.05)
-    task = asyncio.create_task(social_app._expire_rooms(container))
-    try:
+    async with live_runtime(container, tick=0.05):
         for _ in range(100):
             async with container.read() as conn:
                 if not (await rooms.get_room(conn, room_id=room.id)).is_live:
                     break
             await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     async with container.read() as conn:
         assert not (await rooms.get_room(conn, room_id=room.id)).is_live

@@ -1,0 +1,7 @@
+"""Experts surface routes: messages (to be written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

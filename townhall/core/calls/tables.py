@@ -1,0 +1,3 @@
+"""Tables of expert calls, needs and billing records (the calls core fills them in)."""
+
+from __future__ import annotations
