@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 revision: str = '0015'
 down_revision: str | Sequence[str] | None = '0014'
 branch_labels: str | Sequence[str] | None = None
