@@ -95,6 +95,9 @@ class MediaEvent:
     kind: EventKind
     room_id: str
     user_id: str
+    # For "left": True when the client left on purpose (a Janus `leave`, a LiveKit client-initiated
+    # disconnect); False when it dropped or timed out (presence then keeps a grace period).
+    voluntary: bool = False
 
 
 @runtime_checkable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
 
 from townhall.db.base import BigId, UTCDateTime, metadata
 
@@ -21,4 +21,21 @@ oauth_tokens = Table(
     Column("revoked_at", UTCDateTime),
     Index("ix_oauth_tokens_user_id", "user_id"),
     Index("ix_oauth_tokens_client_id", "client_id"),
+)
+
+# A member's expert settings and counters (one row once they set any; absent: not an expert yet,
+# rate 0). Money is kept in cents.
+expert_profiles = Table(
+    "expert_profiles",
+    metadata,
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("hourly_rate_cents", Integer, nullable=False, default=0),
+    Column("expertise", Text, nullable=False, default=""),
+    Column("location", String(255), nullable=False, default=""),
+    Column("timezone", String(64), nullable=False, default=""),
+    Column("charity_name", String(255), nullable=False, default=""),
+    Column("charity_url", String(1024), nullable=False, default=""),
+    Column("charity_logo", String(1024), nullable=False, default=""),
+    Column("profile_page_views_count", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

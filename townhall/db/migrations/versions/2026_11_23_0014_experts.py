@@ -36,8 +36,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_oauth_tokens_client_id'), ['client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_oauth_tokens_user_id'), ['user_id'], unique=False)
 
+    op.create_table('expert_profiles',
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('hourly_rate_cents', sa.Integer(), nullable=False),
+    sa.Column('expertise', sa.Text(), nullable=False),
+    sa.Column('location', sa.String(length=255), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
+    sa.Column('charity_name', sa.String(length=255), nullable=False),
+    sa.Column('charity_url', sa.String(length=1024), nullable=False),
+    sa.Column('charity_logo', sa.String(length=1024), nullable=False),
+    sa.Column('profile_page_views_count', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_expert_profiles_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_expert_profiles'))
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('expert_profiles')
     with op.batch_alter_table('oauth_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_oauth_tokens_user_id'))
         batch_op.drop_index(batch_op.f('ix_oauth_tokens_client_id'))
