@@ -8,6 +8,7 @@ import townhall.core.app_settings  # noqa: F401
 import townhall.core.calls.tables  # noqa: F401
 import townhall.core.chat.tables  # noqa: F401
 import townhall.core.communities.tables  # noqa: F401
+import townhall.core.experts.oauth_tables  # noqa: F401
 import townhall.core.experts.tables  # noqa: F401
 import townhall.core.forum.tables  # noqa: F401
 import townhall.core.rooms.tables  # noqa: F401

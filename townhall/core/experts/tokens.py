@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 
 from townhall.core.accounts.sessions import hash_token
 from townhall.core.clock import now
-from townhall.core.experts.tables import oauth_tokens
+from townhall.core.experts.oauth_tables import oauth_tokens
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
 
