@@ -20,6 +20,9 @@ class ChatSettings(BaseModel):
     # Seconds between server health.check frames on a WebSocket.
     ws_health_interval: float = 25.0
     max_request_bytes: int = 1_000_000
+    # Serve the REST routes without FastAPI's routing and dependency injection (api/chat/lean.py);
+    # off only to compare.
+    lean_http: bool = True
 
 
 class SocialSettings(BaseModel):
@@ -105,6 +108,11 @@ class MediaSettings(BaseModel):
     # Seconds between sweeps of the watched Janus rooms (listparticipants) that mute whoever is heard
     # without being allowed to publish (a backstop to the events); 0 disables the sweep.
     janus_sweep_interval: float = Field(15.0, ge=0)
+    # Large rooms (Janus): once a room's AudioBridge holds this many listeners, further listeners get
+    # the room's mix from a Streaming mountpoint (one rtp_forward, encoded once) instead of joining the
+    # bridge, where each listener costs an Opus encode. Their clients must speak the Streaming plugin
+    # (`janus:<url>?stream=<id>&pin=<pin>`). 0: every listener joins the bridge.
+    large_room_listeners: int = Field(0, ge=0)
     livekit_url: str | None = None  # e.g. wss://livekit.example.org (clients and the RoomService API)
     livekit_api_url: str | None = None  # RoomService base URL when it differs (default: livekit_url as http(s))
     livekit_api_key: str | None = None
@@ -134,6 +142,10 @@ class ExpertsSettings(BaseModel):
     # Seconds a dialled party has to join a call's media room before the call ends as unavailable.
     dial_timeout: int = Field(60, ge=5)
     max_request_bytes: int = Field(100_000, ge=1024)
+    # Seconds the authorization page remembers a member who signed in on it (a signed cookie).
+    signin_session_ttl: int = Field(900, ge=60)
+    # Client applications one member may register (operators register more with the CLI).
+    max_applications_per_member: int = Field(50, ge=1)
 
 
 class Settings(BaseSettings):

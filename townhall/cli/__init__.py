@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from townhall import __version__
-from townhall.cli import demo, forum, media, server, social
+from townhall.cli import demo, experts, forum, media, server, social
 from townhall.cli.common import user_token
 
 __all__ = ["cli", "main", "user_token"]
@@ -26,7 +26,7 @@ def cli() -> None:
     """
 
 
-for _module in (server, social, forum, media, demo):
+for _module in (server, social, forum, experts, media, demo):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

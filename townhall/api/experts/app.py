@@ -4,6 +4,8 @@ provider under /oauth. Every error is ``{"error", "error_description"}`` JSON (e
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +13,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from townhall.api.experts import (
+    oauth_pages,
+    routes_applications,
     routes_calls,
     routes_members,
     routes_messages,
@@ -26,20 +30,37 @@ from townhall.core.errors import DomainError
 log = logging.getLogger(__name__)
 
 API_ROUTERS = [m.router for m in (routes_members, routes_search, routes_calls, routes_needs, routes_organizations,
-                                  routes_messages)]
+                                  routes_messages, routes_applications)]
+OAUTH_ROUTERS = [oauth_pages.router, routes_oauth.router]
 
 
 def build_experts_app(container: Container) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app.state.sms.close()
+
     app = FastAPI(
         title="townhall experts (Clarity API + OAuth2 provider)",
         description="Clarity API compatible endpoints under /experts/v1; every call takes an `oauth_token` "
                     "parameter or `Authorization: Bearer <token>`, obtained from the OAuth2 provider under "
-                    "/experts/oauth (authorization code grant).",
+                    "/experts/oauth (authorization code grant): register an application (`POST /v1/applications` "
+                    "or `townhall oauth-app create`), send the member to `GET /oauth/authorize?client_id=..."
+                    "&response_type=code`, then redeem the code at `POST /oauth/authorize` (Clarity) or "
+                    "`POST /oauth/token` (RFC 6749, PKCE).",
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.container = container
+    app.state.sms = oauth_pages.build_sender(container)  # texts the authorization page's sign-in codes
+
+    @app.exception_handler(oauth_pages.Answer)
+    async def _page_answer(_: Request, exc: oauth_pages.Answer) -> Response:
+        return exc.response
 
     @app.exception_handler(ExpertsError)
     async def _experts_error(_: Request, exc: ExpertsError) -> Response:
@@ -66,7 +87,8 @@ def build_experts_app(container: Container) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(ExpertsError(500, "server_error", "A server error occurred."))
 
-    app.include_router(routes_oauth.router, prefix="/oauth")
+    for router in OAUTH_ROUTERS:
+        app.include_router(router, prefix="/oauth")
     for router in API_ROUTERS:
         app.include_router(router, prefix="/v1")
     return app

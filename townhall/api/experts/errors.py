@@ -1,6 +1,11 @@
 """The experts surface's error JSON, as OAuth 2 (draft 10 and RFC 6749) writes errors:
-``{"error": "<code>", "error_description": "<message>"}``; 401 answers also carry
-``WWW-Authenticate: Bearer error="invalid_token"``."""
+``{"error": "<code>", "error_description": "<message>"}``; 401 answers also carry a
+``WWW-Authenticate`` challenge (``Bearer error="invalid_token"`` for API calls, ``Basic`` for a
+client that failed to authenticate at the token endpoint). Errors are never cached.
+
+Domain errors raised with an RFC 6749 error code (``invalid_grant``, ``invalid_client``, ...; see
+``core/experts/oauth.py``) keep it as ``error``; the others are named by their kind.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,12 @@ _BY_KIND = {
     "unauthenticated": (401, "invalid_token"), "conflict": (409, "conflict"),
     "rate_limited": (429, "rate_limited"), "too_large": (413, "request_too_large"),
 }
+# RFC 6749 sections 4.1.2.1 and 5.2: codes a client understands, kept as the core names them.
+OAUTH_ERRORS = frozenset({
+    "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
+    "invalid_scope", "access_denied", "unsupported_response_type", "invalid_token",
+})
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class ExpertsError(Exception):
@@ -26,10 +37,15 @@ class ExpertsError(Exception):
 
 def from_domain(exc: DomainError) -> ExpertsError:
     status, error = _BY_KIND.get(exc.kind, (400, "invalid_request"))
+    if exc.code in OAUTH_ERRORS:
+        error = exc.code
     return ExpertsError(status, error, exc.message)
 
 
 def error_response(err: ExpertsError) -> Response:
-    headers = {"WWW-Authenticate": f'Bearer error="{err.error}"'} if err.status == 401 else None
+    headers = dict(NO_STORE)
+    if err.status == 401:
+        headers["WWW-Authenticate"] = ('Basic realm="townhall experts"' if err.error == "invalid_client"
+                                       else f'Bearer error="{err.error}"')
     return Response(orjson.dumps({"error": err.error, "error_description": err.description}),
                     status_code=err.status, media_type="application/json", headers=headers)

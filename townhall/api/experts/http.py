@@ -1,9 +1,11 @@
-"""Request plumbing of the experts surface: who is calling (an ``oauth_token`` query or form
-parameter, or ``Authorization: Bearer``), and JSON responses."""
+"""Request plumbing of the experts surface: who is calling (an ``oauth_token`` query or body
+parameter, or ``Authorization: Bearer``), request parameters, JSON responses and Clarity's times."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Request
@@ -13,26 +15,90 @@ from townhall.api.experts.errors import ExpertsError
 from townhall.container import Container
 from townhall.core.experts import tokens
 
+_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
 
 def container_of(request: Request) -> Container:
     return request.app.state.container
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _presented_token(request: Request) -> str | None:
+def clarity_time(value: datetime | None) -> str | None:
+    """Clarity's times: ``2012-08-03T12:10:46Z`` (UTC, whole seconds)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused (413) beyond ``limit`` bytes, also when it is streamed."""
+    too_large = ExpertsError(413, "request_too_large", f"The request body is larger than {limit} bytes.")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    if getattr(request, "_body", None) is not None:  # read already (Starlette caches it there)
+        return request._body
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    request._body = b"".join(chunks)
+    return request._body
+
+
+async def params(request: Request) -> dict[str, Any]:
+    """The query string with a form-encoded or JSON object body on top (the body wins), read once
+    per request (a FastAPI dependency too). Clarity clients send parameters either way."""
+    cached = getattr(request.state, "experts_params", None)
+    if cached is not None:
+        return cached
+    data: dict[str, Any] = dict(request.query_params)
+    ctype = request.headers.get("content-type", "").lower()
+    parsed_form = getattr(request, "_form", None)  # a route that declared Form fields read it already
+    if parsed_form is not None:
+        data.update((key, value) for key, value in parsed_form.items() if isinstance(value, str))
+    elif request.method in _BODY_METHODS and not ctype.startswith("multipart/"):
+        raw = await _read_body(request, container_of(request).settings.experts.max_request_bytes)
+        if raw.strip() and ctype.startswith("application/x-www-form-urlencoded"):
+            try:
+                data.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError as exc:
+                raise ExpertsError(400, "invalid_request", "The form body is not UTF-8.") from exc
+        elif raw.strip():
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise ExpertsError(400, "invalid_request", "The request body is not valid JSON.") from exc
+            if not isinstance(body, dict):
+                raise ExpertsError(400, "invalid_request", "The request body must be a JSON object.")
+            data.update(body)
+    request.state.experts_params = data
+    return data
+
+
+async def _presented_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() in ("bearer", "oauth") and value.strip():
         return value.strip()
-    return request.query_params.get("oauth_token") or None
+    if request.method in _BODY_METHODS and "oauth_token" not in request.query_params:
+        token = (await params(request)).get("oauth_token")
+    else:
+        token = request.query_params.get("oauth_token")
+    return token if isinstance(token, str) and token else None
 
 
 async def current_member(request: Request) -> int:
     """The signed-in member's user id (a FastAPI dependency); 401 without a valid token."""
-    token = _presented_token(request)
+    token = await _presented_token(request)
     if token is None:
         raise ExpertsError(401, "invalid_token", "An oauth_token is required.")
     async with container_of(request).read() as conn:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 
 from townhall.core.accounts.sessions import hash_token
+from townhall.core.accounts.tables import users
 from townhall.core.clock import now
 from townhall.core.experts.oauth_tables import oauth_tokens
 from townhall.core.uow import UnitOfWork
@@ -30,20 +31,32 @@ class TokenInfo:
 async def issue(uow: UnitOfWork, user_id: int, *, client_id: str | None = None, scope: str = "",
                 ttl: int = 0) -> str:
     """A new token for ``user_id`` (``ttl`` seconds, 0: until revoked); the only time it is seen."""
+    return (await issue_with_id(uow, user_id, client_id=client_id, scope=scope, ttl=ttl))[0]
+
+
+async def issue_with_id(uow: UnitOfWork, user_id: int, *, client_id: str | None = None, scope: str = "",
+                        ttl: int = 0) -> tuple[str, int]:
+    """``issue``, with the token's row id (what an authorization code remembers, to revoke it)."""
     token = secrets.token_urlsafe(32)
     at = now()
-    await uow.conn.execute(insert(oauth_tokens).values(
+    token_id = (await uow.conn.execute(insert(oauth_tokens).values(
         token_hash=hash_token(token), user_id=user_id, client_id=client_id, scope=scope, created_at=at,
-        expires_at=at + timedelta(seconds=ttl) if ttl else None))
-    return token
+        expires_at=at + timedelta(seconds=ttl) if ttl else None).returning(oauth_tokens.c.id))).scalar_one()
+    return token, token_id
 
 
 async def resolve(conn: Connection, token: str) -> TokenInfo | None:
-    """Whose token this is, or None when it is unknown, expired or revoked."""
+    """Whose token this is, or None when it is unknown, expired or revoked, or its member is
+    banned, deactivated or deleted."""
     if not token or len(token) > 256:
         return None
-    row = (await conn.execute(select(oauth_tokens).where(oauth_tokens.c.token_hash == hash_token(token)))).first()
+    row = (await conn.execute(
+        select(oauth_tokens, users.c.banned, users.c.deactivated_at, users.c.deleted_at)
+        .join(users, users.c.id == oauth_tokens.c.user_id)
+        .where(oauth_tokens.c.token_hash == hash_token(token)))).first()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now()):
+        return None
+    if row.banned or row.deactivated_at is not None or row.deleted_at is not None:
         return None
     return TokenInfo(user_id=row.user_id, client_id=row.client_id, scope=row.scope, expires_at=row.expires_at)
 
@@ -52,3 +65,18 @@ async def do_revoke_for_client(uow: UnitOfWork, client_id: str) -> None:
     """Every token of an application stops working (its secret was regenerated or it was deleted)."""
     await uow.conn.execute(update(oauth_tokens).where(oauth_tokens.c.client_id == client_id,
                                                       oauth_tokens.c.revoked_at.is_(None)).values(revoked_at=now()))
+
+
+async def do_revoke(uow: UnitOfWork, token_id: int) -> None:
+    """One token stops working (its authorization code was presented twice)."""
+    await uow.conn.execute(update(oauth_tokens).where(oauth_tokens.c.id == token_id,
+                                                      oauth_tokens.c.revoked_at.is_(None)).values(revoked_at=now()))
+
+
+async def do_revoke_issued_to(uow: UnitOfWork, token: str, client_id: str) -> None:
+    """The token stops working if it was issued to ``client_id`` (anything else is left alone)."""
+    if not token or len(token) > 256:
+        return
+    await uow.conn.execute(update(oauth_tokens).where(
+        oauth_tokens.c.token_hash == hash_token(token), oauth_tokens.c.client_id == client_id,
+        oauth_tokens.c.revoked_at.is_(None)).values(revoked_at=now()))

@@ -1,0 +1,74 @@
+"""Helpers of the calls core tests: members with a rate, calls at a given time, media events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert
+
+from townhall.container import Container
+from townhall.core.accounts.models import User
+from townhall.core.calls import actions, service
+from townhall.core.calls.models import Call
+from townhall.core.clock import now
+from townhall.core.experts.tables import expert_profiles
+from townhall.media.base import MediaEvent
+
+from ..communities.factories import make_club, make_users
+
+__all__ = ["Recorder", "call_now", "joined", "left", "make_club", "make_users", "request", "set_rate"]
+
+
+async def set_rate(container: Container, user: User, cents: int) -> None:
+    """The member's hourly rate (their expert profile made or changed)."""
+    async with container.uow() as uow:
+        await uow.conn.execute(delete(expert_profiles).where(expert_profiles.c.user_id == user.id))
+        await uow.conn.execute(insert(expert_profiles).values(user_id=user.id, hourly_rate_cents=cents,
+                                                              updated_at=now()))
+
+
+async def request(container: Container, seeker: User, expert: User, reason: str = "pitching advice",
+                  **options: Any) -> Call:
+    return await actions.request_call(container, seeker.id, expert.id, reason, **options)
+
+
+async def call_now(container: Container, call: Call) -> Call:
+    async with container.read() as conn:
+        found = await service.get_call(conn, call.id)
+    assert found is not None
+    return found
+
+
+async def joined(container: Container, call: Call, user: User, at: datetime | None = None) -> Call:
+    await actions.on_media_event(container, MediaEvent("joined", call.room, str(user.id)), at=at)
+    return await call_now(container, call)
+
+
+async def left(container: Container, call: Call, user: User, at: datetime | None = None) -> Call:
+    await actions.on_media_event(container, MediaEvent("left", call.room, str(user.id)), at=at)
+    return await call_now(container, call)
+
+
+class Recorder:
+    """The events units of work publish meanwhile (on the container's bus)."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.events: list[Any] = []
+
+    async def __aenter__(self) -> Recorder:
+        self._publish = self.container.bus.publish
+
+        async def publish(event: Any) -> None:
+            self.events.append(event)
+            await self._publish(event)
+
+        self.container.bus.publish = publish  # type: ignore[method-assign]
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        self.container.bus.publish = self._publish  # type: ignore[method-assign]
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
