@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import insert, select
 
-from townhall.api.social.sms import build_sender, warn_if_exposed
+from townhall.api.common.sms import build_sender, warn_if_exposed
 from townhall.config import Settings, SocialSettings
 from townhall.container import Container
 from townhall.core.accounts import signin
@@ -61,7 +61,7 @@ def test_the_console_backend_behind_a_public_url_is_warned_about_at_startup(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     public = settings.model_copy(update={"public_url": "https://townhall.example.com"})
-    with caplog.at_level(logging.WARNING, logger="townhall.api.social.sms"):
+    with caplog.at_level(logging.WARNING, logger="townhall.api.common.sms"):
         build_sender(SimpleNamespace(settings=public))  # type: ignore[arg-type]
     assert any("development SMS backend" in r.getMessage() and r.levelno == logging.WARNING
                for r in caplog.records)

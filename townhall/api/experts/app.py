@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from townhall.api.common.sms import build_sender
 from townhall.api.experts import (
     oauth_pages,
     routes_applications,
@@ -56,7 +57,7 @@ def build_experts_app(container: Container) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.container = container
-    app.state.sms = oauth_pages.build_sender(container)  # texts the authorization page's sign-in codes
+    app.state.sms = build_sender(container)  # texts the authorization page's sign-in codes
 
     @app.exception_handler(oauth_pages.Answer)
     async def _page_answer(_: Request, exc: oauth_pages.Answer) -> Response:

@@ -18,6 +18,7 @@ _BY_KIND = {
     "invalid": (400, "invalid_request"), "not_found": (404, "not_found"), "forbidden": (403, "forbidden"),
     "unauthenticated": (401, "invalid_token"), "conflict": (409, "conflict"),
     "rate_limited": (429, "rate_limited"), "too_large": (413, "request_too_large"),
+    "unavailable": (503, "temporarily_unavailable"),
 }
 # RFC 6749 sections 4.1.2.1 and 5.2: codes a client understands, kept as the core names them.
 OAUTH_ERRORS = frozenset({

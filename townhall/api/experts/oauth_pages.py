@@ -27,13 +27,14 @@ from authlib.common.urls import add_params_to_uri
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from townhall.api.common.sms import code_policy
 from townhall.api.experts.http import container_of, params
 from townhall.container import Container
 from townhall.core.accounts import profiles, sessions, signin
 from townhall.core.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthenticated
 from townhall.core.experts import oauth
 from townhall.core.social import invites
-from townhall.integrations.sms import ConsoleSms, SmsError, SmsSender, TwilioSms
+from townhall.integrations.sms import SmsError
 
 router = APIRouter(tags=["oauth"])
 
@@ -58,33 +59,6 @@ class Answer(Exception):
 
 
 # -- what the pages need from the process: the SMS sender, the code policy, the cookie key
-
-
-def build_sender(container: Container) -> SmsSender:
-    """The SMS sender, configured as the social surface's (``settings.social.sms_backend``), so a
-    member receives the same texts whichever surface signs them in."""
-    social = container.settings.social
-    if social.sms_backend == "twilio":
-        missing = [name for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from")
-                   if not getattr(social, name)]
-        if missing:
-            raise RuntimeError(f"sms_backend twilio needs TOWNHALL_SOCIAL__{missing[0].upper()}")
-        return TwilioSms(social.twilio_account_sid or "", social.twilio_auth_token or "", social.twilio_from or "",
-                         base_url=social.twilio_base_url)
-
-    async def record(to: str, body: str) -> None:
-        async with container.uow() as uow:
-            await signin.do_record_sms(uow, to, body, keep_seconds=social.code_ttl)
-
-    return ConsoleSms(record)
-
-
-def code_policy(container: Container) -> signin.CodePolicy:
-    social = container.settings.social
-    return signin.CodePolicy(
-        secret=container.credentials.social_jwt_secret, length=social.code_length, ttl=social.code_ttl,
-        attempts=social.code_attempts, sends_per_number=social.sends_per_number_per_hour,
-        sends_per_address=social.sends_per_address_per_hour)
 
 
 def _cookie_key(container: Container) -> bytes:

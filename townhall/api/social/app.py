@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from townhall.api.common.sms import build_sender
 from townhall.api.social import (
     routes_accounts,
     routes_clubs,
@@ -30,7 +31,6 @@ from townhall.api.social import (
 from townhall.api.social.http import NO_PERMISSION, AuthError, SocialError, json_response
 from townhall.api.social.media import photo_dir
 from townhall.api.social.media import router as media_router
-from townhall.api.social.sms import build_sender
 from townhall.container import Container
 from townhall.core.errors import DomainError, Forbidden, RateLimited, TooLarge, Unauthenticated
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from townhall.api.common.sms import code_policy
 from townhall.api.social.http import (
     AuthError,
     SocialCaller,
@@ -33,22 +34,12 @@ router = APIRouter(tags=["accounts"])
 TOKEN_NOT_VALID = {"detail": "Token is invalid or expired", "code": "token_not_valid"}
 
 
-def _policy(request: Request) -> signin.CodePolicy:
-    container = container_of(request)
-    social = container.settings.social
-    return signin.CodePolicy(
-        secret=container.credentials.social_jwt_secret, length=social.code_length, ttl=social.code_ttl,
-        attempts=social.code_attempts, sends_per_number=social.sends_per_number_per_hour,
-        sends_per_address=social.sends_per_address_per_hour,
-    )
-
-
 async def _send_code(request: Request, data: dict[str, Any], *, call: bool = False) -> Response:
     container = container_of(request)
     try:
         async with container.uow() as uow:
             issued = await signin.do_request_code(uow, data.get("phone_number"), client_address(request),
-                                                  _policy(request))
+                                                  code_policy(container_of(request)))
     except RateLimited as exc:  # the seed documents "throttled" as an HTTP 200 answer
         return json_response({"success": False, "error_message": exc.message})
     if issued.code is None:
@@ -105,7 +96,7 @@ async def complete_phone_number_auth(request: Request, data: dict[str, Any] = De
     """Check the code; on success the account (created on first sign-in) and its tokens."""
     container = container_of(request)
     social = container.settings.social
-    policy = _policy(request)
+    policy = code_policy(container_of(request))
     async with container.uow() as uow:
         check = await signin.do_check_code(uow, data.get("phone_number"), data.get("verification_code"),
                                            client_address(request), policy)

@@ -1,4 +1,6 @@
-"""The SMS sender of the social surface, chosen by settings (``social.sms_backend``)."""
+"""Phone sign-in shared by the surfaces that sign members in with a texted code (social; the
+experts surface's authorization pages): the SMS sender chosen by ``settings.social.sms_backend``
+and the code policy, so a member gets the same texts and the same throttles wherever they sign in."""
 
 from __future__ import annotations
 
@@ -51,3 +53,12 @@ def build_sender(container: Container) -> SmsSender:
 
     warn_if_exposed(container.settings)
     return ConsoleSms(record)
+
+
+def code_policy(container: Container) -> signin.CodePolicy:
+    social = container.settings.social
+    return signin.CodePolicy(
+        secret=container.credentials.social_jwt_secret, length=social.code_length, ttl=social.code_ttl,
+        attempts=social.code_attempts, sends_per_number=social.sends_per_number_per_hour,
+        sends_per_address=social.sends_per_address_per_hour,
+    )
