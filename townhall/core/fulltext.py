@@ -36,14 +36,14 @@ def fts5_prefix_query(words: list[str]) -> str:
     return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
 
-def _tsquery(word: str) -> ColumnElement[Any]:
+def prefix_tsquery(word: str) -> ColumnElement[Any]:
     """A PostgreSQL prefix tsquery of one word (``'ad':*``), the word quoted as a lexeme."""
     lexeme = "'" + word.replace("\\", "\\\\").replace("'", "''") + "':*"
     return func.to_tsquery(literal_column("'simple'::regconfig"), lexeme)
 
 
 def _matches(expression: str, word: str) -> ColumnElement[bool]:
-    return literal_column(expression).op("@@")(_tsquery(word))
+    return literal_column(expression).op("@@")(prefix_tsquery(word))
 
 
 def user_condition(conn: Connection, user_id: Any, words: list[str]) -> ColumnElement[bool]:
