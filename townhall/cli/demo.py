@@ -18,13 +18,14 @@ if TYPE_CHECKING:
               help="Also make the account of PHONE (signed in once already) part of the demo")
 @data_dir_option
 def demo(with_phone: str | None, data_dir: Path | None) -> None:
-    """Seed a small community: people who follow each other, clubs, topics, upcoming events and
-    forum boards with posts. Safe to run again. Sign in as a demo member (social surface) with
+    """Seed a small community: people who follow each other, clubs, topics, upcoming events, forum
+    boards with posts, experts with rates and needs (the clubs are their organizations). Safe to run again. Sign in as a demo member (social surface) with
     their number and the code `townhall sms last NUMBER` prints (console SMS)."""
     from townhall.core.accounts import signin
     from townhall.core.accounts.profiles import get_profiles
     from townhall.core.communities.demo import seed_demo as seed_clubs
     from townhall.core.errors import Invalid
+    from townhall.core.experts.demo import seed_demo as seed_experts
     from townhall.core.forum.demo import seed_demo as seed_forum
     from townhall.core.social import demo as people
 
@@ -36,7 +37,7 @@ def demo(with_phone: str | None, data_dir: Path | None) -> None:
         except Invalid as exc:
             raise click.BadParameter(exc.message, param_hint="--with") from exc
 
-    async def work(container: Container) -> tuple[list[Any], Any, Any, int | None]:
+    async def work(container: Container) -> tuple[list[Any], Any, Any, Any, int | None]:
         async with container.uow() as uow:
             ids = await people.seed_people(uow, invites_per_user=settings.social.invites_per_user)
             extra = await signin.user_of_phone(uow.conn, phone) if phone else None
@@ -47,16 +48,18 @@ def demo(with_phone: str | None, data_dir: Path | None) -> None:
             everyone = [*ids, *([extra] if extra is not None else [])]
             clubs = await seed_clubs(uow, everyone)
             forum = await seed_forum(uow, everyone)
+            experts = await seed_experts(uow, ids)
         async with container.read() as conn:
             found = await get_profiles(conn, ids)
-        return [(found[i], p[0]) for i, p in zip(ids, people.PEOPLE, strict=True)], clubs, forum, extra
+        return [(found[i], p[0]) for i, p in zip(ids, people.PEOPLE, strict=True)], clubs, forum, experts, extra
 
-    members, clubs, forum, extra = run_with_container(settings, work)
+    members, clubs, forum, experts, extra = run_with_container(settings, work)
     click.echo("Demo people (sign in with the number, then `townhall sms last NUMBER` for the code):")
     for profile, number in members:
         click.echo(f"  {profile.user_id:>6}  @{profile.username or '-':<12} {profile.name:<16} {number}")
     click.echo(f"Clubs: {len(clubs.club_ids)}  upcoming events: {len(clubs.event_ids)}  "
-               f"forum boards: {len(forum.board_ids)}")
+               f"forum boards: {len(forum.board_ids)}  experts: {len(experts.expert_ids)}  "
+               f"needs: {len(experts.need_ids)}")
     if extra is not None:
         click.echo(f"User {extra} now follows the demo people and belongs to the demo clubs.")
 
