@@ -10,17 +10,22 @@ WebRTC clients (aiortc, ``tests/media/audio_client.py``) with the credentials th
 - ``join_ms``: for ``--joins`` listeners, one at a time, into a room where a speaker sends a tone:
   from asking for credentials to the first audible frame at the listener (credentials, session,
   offer/answer, ICE, DTLS, first mixed packet). ``join_signalling_ms``: up to Janus's answer.
-- ``cpu_per_listener_pct``: Janus CPU (share of one core) with one speaker and N muted recvonly
-  listeners, minus the same with the speaker alone, divided by N (each listener costs an Opus
-  encode of the mix). ``client_cpu_pct`` shows whether this one Python process, which decodes every
-  listener's audio, was short of CPU.
-- ``fanout_*`` (skip with ``--no-fanout``): the large-room design, measured: the room's mix is sent
-  once with AudioBridge ``rtp_forward`` to a Streaming mountpoint and N recvonly viewers watch it
-  (no per-listener encode). ``fanout_cpu_per_listener_pct`` compares with ``cpu_per_listener_pct``.
+- Janus CPU per listener (share of one core), for each N of ``--listeners`` (e.g. ``20,50``), in the
+  two ways a room can carry listeners, one speaker sending a tone:
+  ``bridge``: N muted recvonly AudioBridge participants (each costs an Opus encode of the mix);
+  ``stream``: the large-room path (``large_room_listeners``): the room's mix forwarded once
+  (``rtp_forward``) to a Streaming mountpoint that N viewers watch with the credentials the backend
+  hands out (``janus:..?stream=..``); its baseline includes the forwarder and the one listener the
+  bridge keeps. Per listener = (CPU with the N listeners - baseline) / N. ``receiving`` counts the
+  listeners that got audio frames during the measurement, ``hearing`` those whose RMS was above
+  silence, ``speaker_in_room`` whether the speaker was still in the mix; ``client_cpu_pct`` shows
+  whether this one Python process, which runs every client (and decodes every listener's audio),
+  was short of CPU: on a busy machine its clients drop out, which lowers these counts, not Janus's
+  cost per listener.
 
 Prints ONE JSON line on stdout; progress goes to stderr. Everything is bounded in time and counts.
 
-    .venv/bin/python bench/media_janus.py [--rooms 20] [--joins 5] [--listeners 10] [--seconds 8]
+    .venv/bin/python bench/media_janus.py [--rooms 20] [--joins 5] [--listeners 20,50] [--seconds 8]
 """
 
 from __future__ import annotations
@@ -30,8 +35,6 @@ import asyncio
 import json
 import os
 import resource
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,17 +44,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
 from _server import cpu_seconds, log, machine_cpu_seconds  # noqa: E402
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
-from aiortc.mediastreams import MediaStreamError  # noqa: E402
 
-from tests.media.audio_client import AudioClient  # noqa: E402
-from townhall.media.janus import JanusClient, JanusMediaBackend  # noqa: E402
+from tests.media.audio_client import AudioClient, StreamClient, client_for  # noqa: E402
+from townhall.media.janus import JanusMediaBackend  # noqa: E402
 from townhall.media.janus_server import JanusServer, free_port  # noqa: E402
 
-MAX_LISTENERS = 40
+MAX_LISTENERS = 60
 HEARD = 0.01
 
 
@@ -77,105 +76,48 @@ async def first_audible_frame(client: AudioClient, since: float, timeout: float)
     raise TimeoutError("no audio reached the listener")
 
 
-class StreamingListener:
-    """A recvonly WebRTC viewer of a Janus Streaming mountpoint (Janus offers, the client answers)."""
-
-    def __init__(self, url: str, mountpoint: int) -> None:
-        self.url, self.mountpoint = url, mountpoint
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=40.0))
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.samples: list[tuple[float, np.ndarray]] = []
-        self.tasks: list[asyncio.Task[None]] = []
-
-    async def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
-        return dict((await self.http.post(f"{self.url}{path}", json={**body, "transaction": secrets.token_hex(4)})).json())
-
-    async def join(self) -> None:
-        session = (await self._post("", {"janus": "create"}))["data"]["id"]  # type: ignore[index]
-        handle = (await self._post(f"/{session}", {"janus": "attach", "plugin": "janus.plugin.streaming"}))["data"]["id"]  # type: ignore[index]
-        self.session = session
-        await self._post(f"/{session}/{handle}", {"janus": "message", "body": {"request": "watch", "id": self.mountpoint}})
-        offer = None
-        while offer is None:
-            answer = (await self.http.get(f"{self.url}/{session}", params={"maxev": 10})).json()
-            offer = next((e["jsep"] for e in (answer if isinstance(answer, list) else [answer]) if "jsep" in e), None)
-
-        @self.pc.on("track")
-        def on_track(track: object) -> None:
-            self.tasks.append(asyncio.create_task(self._record(track)))
-
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        jsep = {"type": "answer", "sdp": self.pc.localDescription.sdp, "trickle": False}
-        await self._post(f"/{session}/{handle}", {"janus": "message", "body": {"request": "start"}, "jsep": jsep})
-
-    async def _record(self, track: object) -> None:
-        while True:
-            try:
-                frame = await track.recv()  # type: ignore[attr-defined]
-            except MediaStreamError:
-                return
-            self.samples.append((time.monotonic(), frame.to_ndarray().astype(np.float32).reshape(-1) / 32768.0))
-
-    def rms(self, start: float, end: float) -> float:
-        chunks = [s for t, s in self.samples if start <= t < end]
-        return float(np.sqrt(np.mean(np.square(np.concatenate(chunks))))) if chunks else 0.0
-
-    async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await self.pc.close()
-        await self._post(f"/{self.session}", {"janus": "destroy"})
-        await self.http.aclose()
+async def janus_cpu_pct(pid: int, seconds: float) -> tuple[float, float, float]:
+    """Janus, this process and the whole machine's CPU over ``seconds`` (percent of one core)."""
+    janus_before, own_before, machine_before = cpu_seconds([pid]), own_cpu_seconds(), machine_cpu_seconds()
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    elapsed = time.monotonic() - started
+    return ((cpu_seconds([pid]) - janus_before) / elapsed * 100, (own_cpu_seconds() - own_before) / elapsed * 100,
+            (machine_cpu_seconds() - machine_before) / elapsed * 100)
 
 
-async def measure_fanout(
-    args: argparse.Namespace, backend: JanusMediaBackend, state: dict[str, object], pid: int
-) -> dict[str, object]:
-    """The speaker's mix forwarded once (AudioBridge rtp_forward) to a Streaming mountpoint that N
-    recvonly viewers watch: the mix is encoded once, each viewer only costs SRTP and sending."""
-    admin = JanusClient(str(state["url"]))
-    session = await admin.create_session()
-    handle = int((await admin._post(f"/{session}", {"janus": "attach", "plugin": "janus.plugin.streaming"}))["data"]["id"])
-    port, mountpoint = free_udp_port(), 4242
-    await admin.message(session, handle, {
-        "request": "create", "admin_key": state["admin_key"], "type": "rtp", "id": mountpoint, "is_private": True,
-        "media": [{"type": "audio", "mid": "a", "port": port, "pt": 111, "codec": "opus"}],
-    })
-    await backend._request({
-        "request": "rtp_forward", "room": backend.room_number("bench"), "secret": backend.room_secret("bench"),
-        "admin_key": state["admin_key"], "host": "127.0.0.1", "port": port, "codec": "opus", "ptype": 111,
-    })
-    viewers: list[StreamingListener] = []
+async def listeners_cost(args: argparse.Namespace, backend: JanusMediaBackend, room: str, pid: int, count: int,
+                         prefix: str) -> dict[str, object]:
+    """Janus CPU with the room as it is, then with ``count`` more listeners joined with the credentials
+    ``backend`` hands out (bridge participants or mountpoint viewers, as it decides)."""
+    await asyncio.sleep(1.0)
+    baseline, _, _ = await janus_cpu_pct(pid, args.seconds)
+    listeners: list[AudioClient | StreamClient] = []
     try:
-        await asyncio.sleep(1.0)
-        before = cpu_seconds([pid])
-        await asyncio.sleep(args.seconds)
-        alone_pct = (cpu_seconds([pid]) - before) / args.seconds * 100
-        for _ in range(args.listeners):
-            viewer = StreamingListener(str(state["url"]), mountpoint)
-            viewers.append(viewer)
-            await asyncio.wait_for(viewer.join(), 20)
+        for i in range(count):
+            credentials = await backend.credentials(room, f"{prefix}-{i}", can_publish=False)
+            listener = client_for(credentials.connection_url)
+            listeners.append(listener)
+            await asyncio.wait_for(listener.join(), 20)
+        kinds = {type(listener).__name__ for listener in listeners}
         await asyncio.sleep(2.0)
-        before, started = cpu_seconds([pid]), time.monotonic()
-        await asyncio.sleep(args.seconds)
-        elapsed = time.monotonic() - started
-        janus_pct = (cpu_seconds([pid]) - before) / elapsed * 100
+        started = time.monotonic()
+        janus_pct, client_pct, machine_pct = await janus_cpu_pct(pid, args.seconds)
+        ended = time.monotonic()
+        speaking = [p.user_id for p in await backend.participants(room) if not p.muted]
         return {
-            "fanout_janus_cpu_pct_forward_alone": round(alone_pct, 1),
-            "fanout_janus_cpu_pct_with_listeners": round(janus_pct, 1),
-            "fanout_cpu_per_listener_pct": round((janus_pct - alone_pct) / args.listeners, 2),
-            "fanout_listeners_hearing": sum(1 for v in viewers if v.rms(started, started + elapsed) > HEARD),
+            "clients": sorted(kinds),
+            "janus_cpu_pct_baseline": round(baseline, 1),
+            "janus_cpu_pct_with_listeners": round(janus_pct, 1),
+            "cpu_per_listener_pct": round((janus_pct - baseline) / count, 2),
+            "hearing": sum(1 for listener in listeners if listener.rms(started, ended) > HEARD),
+            "receiving": sum(1 for listener in listeners if any(started <= t < ended for t, _ in listener.samples)),
+            "speaker_in_room": speaking == ["speaker"],  # False: the (overloaded) speaker client dropped out
+            "client_cpu_pct": round(client_pct, 1),
+            "other_cpu_pct": round(max(machine_pct - janus_pct - client_pct, 0.0), 1),
         }
     finally:
-        await asyncio.gather(*(asyncio.wait_for(v.close(), 10) for v in viewers), return_exceptions=True)
-        await admin.close()
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        await asyncio.gather(*(asyncio.wait_for(c.close(), 10) for c in listeners), return_exceptions=True)
 
 
 async def run(args: argparse.Namespace, folder: Path, tone: str) -> dict[str, object]:
@@ -216,49 +158,36 @@ async def run(args: argparse.Namespace, folder: Path, tone: str) -> dict[str, ob
             await listener.close()
             await asyncio.sleep(0.3)
 
-        log(f"Janus CPU: speaker alone, then with {args.listeners} muted listeners, {args.seconds:.0f} s each")
-        await asyncio.sleep(1.0)
-        before = cpu_seconds([pid])
-        await asyncio.sleep(args.seconds)
-        alone_pct = (cpu_seconds([pid]) - before) / args.seconds * 100
-        for i in range(args.listeners):
-            listener = AudioClient((await backend.credentials("bench", f"listener-{i}", can_publish=False)).connection_url)
-            clients.append(listener)
-            await asyncio.wait_for(listener.join(), 20)
-        await asyncio.sleep(2.0)
-        janus_before, own_before, machine_before = cpu_seconds([pid]), own_cpu_seconds(), machine_cpu_seconds()
-        started = time.monotonic()
-        await asyncio.sleep(args.seconds)
-        elapsed = time.monotonic() - started
-        janus_pct = (cpu_seconds([pid]) - janus_before) / elapsed * 100
-        client_pct = (own_cpu_seconds() - own_before) / elapsed * 100
-        machine_pct = (machine_cpu_seconds() - machine_before) / elapsed * 100
-        heard = sum(1 for c in clients[1:] if c.rms(started, started + elapsed) > HEARD)
-        participants = len(await backend.participants("bench"))
+        per_count: dict[str, dict[str, object]] = {}
+        large = JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret="bench", large_room_listeners=1)
+        await large.start()
+        try:
+            for count in args.listeners:
+                log(f"Janus CPU: {count} bridge listeners")
+                bridge = await listeners_cost(args, backend, "bench", pid, count, f"bridge-{count}")
+                log(f"Janus CPU: {count} mountpoint viewers (one listener stays in the bridge)")
+                anchor = AudioClient((await large.credentials("bench", "anchor", can_publish=False)).connection_url)
+                clients.append(anchor)
+                await asyncio.wait_for(anchor.join(), 20)
+                stream = await listeners_cost(args, large, "bench", pid, count, f"stream-{count}")
+                await asyncio.wait_for(anchor.close(), 10)
+                clients.remove(anchor)
+                per_count[str(count)] = {"bridge": bridge, "stream": stream}
+        finally:
+            await large.close()
         rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                           if line.startswith("VmRSS:")))
-        fanout: dict[str, object] = {}
-        if args.fanout:
-            log(f"fan-out: rtp_forward to a Streaming mountpoint, {args.listeners} viewers")
-            for client in clients[1:]:
-                await asyncio.wait_for(client.close(), 10)
-            del clients[1:]
-            fanout = await measure_fanout(args, backend, state, pid)
         return {
-            **fanout,
             "rooms": args.rooms,
             "create_ms_p50": pct(create_ms, 0.5), "create_ms_p99": pct(create_ms, 0.99),
+            "create_ms_mean": round(statistics.mean(create_ms), 1),
             "joins": args.joins,
             "join_ms_p50": pct(join_ms, 0.5), "join_ms_max": round(max(join_ms), 1),
             "join_signalling_ms_p50": pct(signalling_ms, 0.5),
-            "listeners": args.listeners, "listeners_hearing": heard, "participants": participants,
-            "janus_cpu_pct_speaker_alone": round(alone_pct, 1),
-            "janus_cpu_pct_with_listeners": round(janus_pct, 1),
-            "cpu_per_listener_pct": round((janus_pct - alone_pct) / max(args.listeners, 1), 2),
-            "client_cpu_pct": round(client_pct, 1),
-            "other_cpu_pct": round(max(machine_pct - janus_pct - client_pct, 0.0), 1),
+            "cpu_per_listener_pct": {n: {kind: figures["cpu_per_listener_pct"] for kind, figures in by_kind.items()}
+                                     for n, by_kind in per_count.items()},
+            "listeners": per_count,
             "janus_rss_mb": round(rss_kb / 1024, 1),
-            "create_ms_mean": round(statistics.mean(create_ms), 1),
         }
     finally:
         await asyncio.gather(*(asyncio.wait_for(c.close(), 10) for c in clients), return_exceptions=True)
@@ -270,14 +199,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, default=20)
     parser.add_argument("--joins", type=int, default=5)
-    parser.add_argument("--listeners", type=int, default=10, help=f"muted listeners (at most {MAX_LISTENERS})")
+    parser.add_argument("--listeners", default="20,50",
+                        help=f"listener counts to measure, comma-separated (each at most {MAX_LISTENERS})")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each CPU measurement")
-    parser.add_argument("--no-fanout", dest="fanout", action="store_false",
-                        help="skip the rtp_forward -> Streaming fan-out measurement")
     args = parser.parse_args()
     args.rooms = max(1, min(args.rooms, 200))
     args.joins = max(1, min(args.joins, 20))
-    args.listeners = max(1, min(args.listeners, MAX_LISTENERS))
+    args.listeners = [max(1, min(int(n), MAX_LISTENERS)) for n in str(args.listeners).split(",") if n.strip()]
     args.seconds = max(2.0, min(args.seconds, 60.0))
     before = machine_cpu_seconds()
     time.sleep(2)
@@ -287,7 +215,7 @@ def main() -> None:
         tone = str(folder / "tone.wav")
         subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", tone, "synth", "3", "sine", "440", "vol", "0.5"],
                        check=True, timeout=60)
-        result = asyncio.run(asyncio.wait_for(run(args, folder, tone), 300))
+        result = asyncio.run(asyncio.wait_for(run(args, folder, tone), 300 + 10 * sum(args.listeners)))
     result["background_cores"] = round(background, 2)
     result["cores"] = os.cpu_count()
     print(json.dumps(result), flush=True)

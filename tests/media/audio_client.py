@@ -1,8 +1,11 @@
-"""A minimal WebRTC client of a Janus AudioBridge room (aiortc), driven by townhall's credentials.
+"""Minimal WebRTC clients of Janus (aiortc), driven by townhall's credentials.
 
-Only what the tests need: join with the ``connection_url`` the media backend hands out, send a WAV
-file (speaker) or nothing (listener), record what the room sends back as float samples with their
-arrival times, leave. Everything is bounded in time.
+Only what the tests need: ``AudioClient`` joins an AudioBridge room with the ``connection_url`` the
+media backend hands out, sends a WAV file (speaker) or nothing (listener) and records what the room
+sends back as float samples with their arrival times; ``StreamClient`` watches a large room's
+Streaming mountpoint (``janus:<url>?stream=..&pin=..``, recv-only: Janus offers, the client answers)
+and records the same way; ``client_for`` picks the one a ``connection_url`` calls for. Everything is
+bounded in time.
 
 Loopback: aioice leaves 127.0.0.1 out of its host candidates, so this module makes it offer exactly
 127.0.0.1 (Janus itself runs with the getifaddrs wrapper, see townhall.media.janus_server).
@@ -35,11 +38,14 @@ def parse_connection_url(connection_url: str) -> dict[str, str]:
     return query
 
 
-class AudioClient:
-    def __init__(self, connection_url: str, *, send_wav: str | None = None) -> None:
+class _JanusPeer:
+    """A Janus session with one plugin handle and one PeerConnection whose received audio is recorded."""
+
+    plugin = ""
+
+    def __init__(self, connection_url: str) -> None:
         self.params = parse_connection_url(connection_url)
         self.url = self.params["server_url"]
-        self.send_wav = send_wav
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=40.0))
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.samples: list[tuple[float, np.ndarray]] = []  # (arrival time, mono float samples)
@@ -49,39 +55,19 @@ class AudioClient:
         self._answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.player: MediaPlayer | None = None
 
+        @self.pc.on("track")
+        def on_track(track: Any) -> None:
+            self._tasks.append(asyncio.create_task(self._record(track)))
+
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = (await self.http.post(f"{self.url}{path}", json={**body, "transaction": secrets.token_hex(6)})).json()
         assert answer.get("janus") != "error", answer
         return dict(answer)
 
-    async def join(self, timeout: float = 20.0) -> dict[str, Any]:
-        """Join the room with an offer and wait until Janus answered; returns the join event."""
+    async def _attach(self) -> None:
         self.session = (await self._post("", {"janus": "create"}))["data"]["id"]
-        self.handle = (await self._post(f"/{self.session}", {"janus": "attach", "plugin": "janus.plugin.audiobridge"}))[
-            "data"
-        ]["id"]
+        self.handle = (await self._post(f"/{self.session}", {"janus": "attach", "plugin": self.plugin}))["data"]["id"]
         self._tasks.append(asyncio.create_task(self._poll()))
-        if self.send_wav:
-            self.player = MediaPlayer(self.send_wav, loop=True)
-            self.pc.addTrack(self.player.audio)
-        else:
-            self.pc.addTransceiver("audio", direction="recvonly")
-
-        @self.pc.on("track")
-        def on_track(track: Any) -> None:
-            self._tasks.append(asyncio.create_task(self._record(track)))
-
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        body = {
-            "request": "join", "room": int(self.params["room"]), "pin": self.params["pin"],
-            "id": int(self.params["id"]), "display": self.params["display"], "token": self.params["token"],
-            "muted": self.params["muted"] == "true",
-        }
-        jsep = {"type": "offer", "sdp": self.pc.localDescription.sdp, "trickle": False}
-        await self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": body, "jsep": jsep})
-        event = await asyncio.wait_for(self._answer, timeout)
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=event["jsep"]["sdp"], type="answer"))
-        return event
 
     async def _poll(self) -> None:
         while True:
@@ -125,11 +111,6 @@ class AudioClient:
         await asyncio.sleep(seconds)
         return self.rms(start, time.monotonic())
 
-    def was_kicked(self) -> bool:
-        return any(event.get("plugindata", {}).get("data", {}).get("audiobridge") == "event"
-                   and "kicked" in event["plugindata"]["data"] for event in self.events) or any(
-            event.get("janus") == "hangup" for event in self.events)
-
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -144,3 +125,65 @@ class AudioClient:
             except httpx.HTTPError:
                 pass
         await self.http.aclose()
+
+
+class AudioClient(_JanusPeer):
+    """A participant of an AudioBridge room: sends ``send_wav`` (speaker) or nothing (listener)."""
+
+    plugin = "janus.plugin.audiobridge"
+
+    def __init__(self, connection_url: str, *, send_wav: str | None = None) -> None:
+        super().__init__(connection_url)
+        self.send_wav = send_wav
+
+    async def join(self, timeout: float = 20.0) -> dict[str, Any]:
+        """Join the room with an offer and wait until Janus answered; returns the join event."""
+        await self._attach()
+        if self.send_wav:
+            self.player = MediaPlayer(self.send_wav, loop=True)
+            self.pc.addTrack(self.player.audio)
+        else:
+            self.pc.addTransceiver("audio", direction="recvonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        body = {
+            "request": "join", "room": int(self.params["room"]), "pin": self.params["pin"],
+            "id": int(self.params["id"]), "display": self.params["display"], "token": self.params["token"],
+            "muted": self.params["muted"] == "true",
+        }
+        jsep = {"type": "offer", "sdp": self.pc.localDescription.sdp, "trickle": False}
+        await self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": body, "jsep": jsep})
+        event = await asyncio.wait_for(self._answer, timeout)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=event["jsep"]["sdp"], type="answer"))
+        return event
+
+    def was_kicked(self) -> bool:
+        return any(event.get("plugindata", {}).get("data", {}).get("audiobridge") == "event"
+                   and "kicked" in event["plugindata"]["data"] for event in self.events) or any(
+            event.get("janus") == "hangup" for event in self.events)
+
+
+class StreamClient(_JanusPeer):
+    """A recv-only viewer of a large room's Streaming mountpoint (``janus:<url>?stream=..&pin=..``)."""
+
+    plugin = "janus.plugin.streaming"
+
+    async def join(self, timeout: float = 20.0) -> dict[str, Any]:
+        """``watch`` the mountpoint, answer Janus's offer, ``start``; returns the offer event."""
+        await self._attach()
+        body = {"request": "watch", "id": int(self.params["stream"]), "pin": self.params["pin"]}
+        await self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": body})
+        event = await asyncio.wait_for(self._answer, timeout)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=event["jsep"]["sdp"], type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        jsep = {"type": "answer", "sdp": self.pc.localDescription.sdp, "trickle": False}
+        await self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": {"request": "start"},
+                                                             "jsep": jsep})
+        return event
+
+
+def client_for(connection_url: str, *, send_wav: str | None = None) -> AudioClient | StreamClient:
+    """The client a ``connection_url`` calls for: a mountpoint viewer or a bridge participant."""
+    if "stream" in parse_connection_url(connection_url):
+        assert send_wav is None, "a mountpoint is recv-only"
+        return StreamClient(connection_url)
+    return AudioClient(connection_url, send_wav=send_wav)

@@ -7,8 +7,11 @@ Janus (the Debian package ``janus``) missing skips these tests, or fails them wh
 from __future__ import annotations
 
 import secrets
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,10 +55,10 @@ def janus(start_janus: StartJanus) -> JanusServer:
     return start_janus()
 
 
-def make_backend(server: JanusServer, secret: str = "test-media-secret") -> JanusMediaBackend:
+def make_backend(server: JanusServer, secret: str = "test-media-secret", **options: Any) -> JanusMediaBackend:
     state = server.read_state()
     return JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret=secret, timeout=5.0,
-                             retry_interval=0.1)
+                             retry_interval=0.1, **options)
 
 
 @pytest.fixture
@@ -71,3 +74,21 @@ async def backend(janus: JanusServer) -> AsyncIterator[JanusMediaBackend]:
 @pytest.fixture
 def room_id() -> str:
     return f"room-{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="session")
+def sounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    for tool in ("sox", "espeak-ng"):
+        if shutil.which(tool) is None:
+            service_unavailable(f"{tool} is not installed (apt-get install espeak-ng sox)")
+    try:
+        import aiortc  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError as exc:
+        service_unavailable(f"the audio tests need aiortc and numpy ({exc})")
+    folder = tmp_path_factory.mktemp("sounds")
+    speech, tone = folder / "speech.wav", folder / "tone.wav"
+    subprocess.run(["espeak-ng", "-w", str(speech), "hello town hall, can everybody hear me"], check=True, timeout=60)
+    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", str(tone), "synth", "3", "sine", "440", "vol", "0.5"],
+                   check=True, timeout=60)
+    return {"speech": str(speech), "tone": str(tone)}

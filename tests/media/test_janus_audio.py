@@ -7,37 +7,16 @@ and the listener's RMS says what was heard. Silence in this mix measures about 3
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from tests.conftest import service_unavailable
 from townhall.media.janus import JanusMediaBackend
 
 HEARD = 0.01
 SILENT = 0.001
 JOIN_TIMEOUT = 20.0
-
-
-@pytest.fixture(scope="session")
-def sounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    for tool in ("sox", "espeak-ng"):
-        if shutil.which(tool) is None:
-            service_unavailable(f"{tool} is not installed (apt-get install espeak-ng sox)")
-    try:
-        import aiortc  # noqa: F401
-        import numpy  # noqa: F401
-    except ImportError as exc:
-        service_unavailable(f"the audio tests need aiortc and numpy ({exc})")
-    folder = tmp_path_factory.mktemp("sounds")
-    speech, tone = folder / "speech.wav", folder / "tone.wav"
-    subprocess.run(["espeak-ng", "-w", str(speech), "hello town hall, can everybody hear me"], check=True, timeout=60)
-    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", str(tone), "synth", "3", "sine", "440", "vol", "0.5"],
-                   check=True, timeout=60)
-    return {"speech": str(speech), "tone": str(tone)}
 
 
 Join = Callable[..., Any]

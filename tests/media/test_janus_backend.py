@@ -201,7 +201,7 @@ async def test_a_client_joining_with_its_credentials_is_a_participant_and_a_join
         [participant] = await backend.participants(room_id)
         assert participant.user_id == "alice" and participant.muted is False and participant.connected is False
         await alice.leave()
-        await eventually(lambda: MediaEvent("left", room_id, "alice") in events, what="left event")
+        await eventually(lambda: MediaEvent("left", room_id, "alice", voluntary=True) in events, what="left event")
         assert await backend.participants(room_id) == []
     finally:
         await alice.close()
@@ -270,7 +270,8 @@ async def test_kick_removes_the_participant_and_their_credentials_stop_working(
     try:
         await eventually(lambda: MediaEvent("joined", room_id, "mallory") in events, what="joined")
         await backend.kick(room_id, "mallory")
-        await eventually(lambda: MediaEvent("left", room_id, "mallory") in events, what="left after kick")
+        await eventually(lambda: MediaEvent("left", room_id, "mallory", voluntary=False) in events,
+                         what="left after kick (not of their own accord)")
 
         async def gone() -> bool:
             return await backend.participants(room_id) == []

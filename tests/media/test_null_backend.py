@@ -60,14 +60,15 @@ async def test_joins_leaves_kicks_and_the_end_of_a_room_are_reported_to_subscrib
     await backend.simulate_join("r1", "carol")
     await backend.kick("r1", "bob")
     await backend.kick("r1", "bob")  # not there any more: nothing happens
-    await backend.simulate_leave("r1", "carol")
+    await backend.simulate_leave("r1", "carol", voluntary=True)
     await backend.destroy_room("r1")
     await backend.destroy_room("r1")  # idempotent
     await backend.close()
     await asyncio.wait_for(task, 2)
     expected = [
         MediaEvent("joined", "r1", "alice"), MediaEvent("joined", "r1", "bob"), MediaEvent("joined", "r1", "carol"),
-        MediaEvent("left", "r1", "bob"), MediaEvent("left", "r1", "carol"), MediaEvent("left", "r1", "alice"),
+        MediaEvent("left", "r1", "bob"), MediaEvent("left", "r1", "carol", voluntary=True),
+        MediaEvent("left", "r1", "alice"),
     ]
     assert received == expected and seen == expected
 

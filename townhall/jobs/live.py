@@ -5,7 +5,11 @@ domain that owns each media room, and the periodic jobs of live rooms and calls 
   ``call-<id>`` rooms (``MediaBackend.set_access``);
 - events: joins and leaves the media server reports drive room presence and call status;
 - jobs: every ``TICK`` seconds, the rooms' expiry (participants gone quiet leave, rooms without a
-  present moderator end) and the calls' timers (dial timeouts, requests past ``expires_at``).
+  present moderator end) and the calls' timers (dial timeouts, requests past ``expires_at``);
+- at start, in the background: ``MediaBackend.watch`` for every live room of the rooms core carried
+  by this process's media backend, so this process follows their joins and leaves and enforces who
+  may be heard (a Janus backend only hears rooms it created or watches). A room the media server no
+  longer has (it restarted meanwhile) is created again; clients rejoin with fresh credentials.
 
 ``create_app``'s lifespan enters ``live_runtime(container)`` once for the whole process.
 """
@@ -19,9 +23,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from townhall.core.calls import actions as call_actions
 from townhall.core.rooms import actions as room_actions
+from townhall.core.rooms.tables import rooms
 from townhall.media.access import AccessRouter
+from townhall.media.base import MediaError, MediaRoomNotFound, MediaUnavailable
 
 if TYPE_CHECKING:
     from townhall.container import Container
@@ -29,6 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK = 60.0  # seconds between runs of the periodic jobs
+WATCH_CONCURRENCY = 8  # media rooms watched at once at start (each is a few media server requests)
+WATCH_PAGE = 500  # live rooms read per query at start
+WATCH_RETRY, WATCH_RETRY_MAX = 5.0, 120.0  # seconds before watching again while the media server is down
 
 
 async def _every(seconds: float, what: str, job: Callable[[], Awaitable[object]]) -> None:
@@ -38,6 +49,77 @@ async def _every(seconds: float, what: str, job: Callable[[], Awaitable[object]]
             await job()
         except Exception:
             log.exception("a periodic job failed", extra={"job": what})
+
+
+async def _watch_at_start(container: Container, retry: float = WATCH_RETRY) -> None:
+    """``watch_live_rooms`` once, again (every ``retry`` seconds, doubling up to ``WATCH_RETRY_MAX``)
+    while the media server cannot be reached: its rooms then stay unwatched."""
+    while True:
+        try:
+            watched, unreachable = await watch_live_rooms(container)
+        except Exception:
+            log.exception("watching the live rooms failed")
+            return
+        if not unreachable:
+            if watched:
+                log.info("watching live rooms", extra={"rooms": watched, "backend": container.media.name})
+            return
+        log.warning("media server unreachable; watching live rooms again later",
+                    extra={"rooms": unreachable, "retry_in": retry})
+        await asyncio.sleep(retry)
+        retry = min(retry * 2, WATCH_RETRY_MAX)
+
+
+async def live_room_codes(container: Container, backend: str) -> AsyncIterator[list[str]]:
+    """The codes of the rooms core's live rooms whose media room is on ``backend``, a page at a time
+    (by id: rooms started meanwhile are watched by the process that creates them)."""
+    after = 0
+    while True:
+        async with container.read() as conn:
+            page = (await conn.execute(
+                select(rooms.c.id, rooms.c.code)
+                .where(rooms.c.ended_at.is_(None), rooms.c.media_backend == backend, rooms.c.id > after)
+                .order_by(rooms.c.id).limit(WATCH_PAGE))).all()
+        if not page:
+            return
+        yield [row.code for row in page]
+        after = page[-1].id
+
+
+async def _is_live(container: Container, code: str) -> bool:
+    async with container.read() as conn:
+        return (await conn.execute(select(rooms.c.id).where(rooms.c.code == code, rooms.c.ended_at.is_(None)))
+                ).first() is not None
+
+
+async def _watch(container: Container, code: str, limit: asyncio.Semaphore) -> bool:
+    """Watch one room (re-create it if the media server lost it and it is still live); False when the
+    media server could not be reached. Other media errors are logged."""
+    media = container.media
+    async with limit:
+        try:
+            try:
+                await media.watch(code)
+            except MediaRoomNotFound:
+                if await _is_live(container, code):  # not ended meanwhile (its media room destroyed)
+                    await media.create_room(code)
+                    log.info("re-created a live room the media server had lost", extra={"room": code})
+        except MediaUnavailable:
+            return False
+        except MediaError:
+            log.warning("could not watch a live room's media room", exc_info=True, extra={"room": code})
+    return True
+
+
+async def watch_live_rooms(container: Container, *, concurrency: int = WATCH_CONCURRENCY) -> tuple[int, int]:
+    """``MediaBackend.watch`` every live room on this process's media backend, ``concurrency`` at a time.
+    Returns (rooms asked for, rooms the media server could not be reached for); never raises MediaError."""
+    limit, count, unreachable = asyncio.Semaphore(concurrency), 0, 0
+    async for codes in live_room_codes(container, container.media.name):
+        done = await asyncio.gather(*(_watch(container, code, limit) for code in codes))
+        count += len(codes)
+        unreachable += done.count(False)
+    return count, unreachable
 
 
 @asynccontextmanager
@@ -54,6 +136,7 @@ async def live_runtime(container: Container, *, tick: float = TICK) -> AsyncIter
     media.on_event(call_actions.media_event_handler(container))
 
     jobs = [
+        asyncio.create_task(_watch_at_start(container), name="watch-live-rooms"),
         asyncio.create_task(_every(tick, "rooms-expiry", lambda: room_actions.expire(container.uow, media)),
                             name="rooms-expiry"),
         asyncio.create_task(_every(tick, "calls-timers", lambda: call_actions.tick(container)),

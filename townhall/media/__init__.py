@@ -72,7 +72,7 @@ def create_media_backend(settings: Settings, fallback_secret: str) -> MediaBacke
         secret = media.secret or hmac.new(fallback_secret.encode(), b"townhall-media", hashlib.sha256).hexdigest()
         return JanusMediaBackend(
             url, admin_key=admin_key, secret=secret, public_url=media.janus_public_url, timeout=media.janus_timeout,
-            sweep_interval=media.janus_sweep_interval,
+            sweep_interval=media.janus_sweep_interval, large_room_listeners=media.large_room_listeners,
         )
     from townhall.media.livekit import LiveKitMediaBackend
 

@@ -66,7 +66,9 @@ class JoinCredentials:
     """What one client needs to join one room's audio.
 
     ``connection_url`` packs it all into one string (the Community Voice Chat ``connection_url``,
-    the Clubhouse ``token``): ``janus:<server_url>?room=..&pin=..&id=..&token=..&muted=..`` or
+    the Clubhouse ``token``): ``janus:<server_url>?room=..&pin=..&id=..&token=..&muted=..`` (a Janus
+    AudioBridge room), ``janus:<server_url>?stream=..&pin=..`` (a listener of a large Janus room: the
+    room's mix on a Streaming mountpoint, recv-only; ``extra["plugin"]`` names the plugin) or
     ``livekit:<server_url>?access_token=<jwt>``.
     """
 

@@ -26,6 +26,13 @@ run as a background task that also keeps the session alive). ``watch(room_id)`` 
 core calls when a process starts, for the live rooms it should follow (the creating process follows a
 room until it stops).
 
+A ``leaving`` is the participant's own departure and is reported ``voluntary``; a kick, a destroyed
+room, or someone found gone when the room is re-synchronised is not. Measured with Janus 1.1.2:
+AudioBridge sends the same ``leaving`` for a ``leave`` request, a detached handle, a destroyed session,
+a closed PeerConnection and a session that timed out (a client that vanished, ``session_timeout``
+later), so the last counts as voluntary too: the plugin API cannot tell them apart (only Janus's
+event handlers could).
+
 Who may be heard is an allowlist decided by shared state: whenever a participant is seen unmuted (an
 event, or the ``listparticipants`` sweep of the watched rooms every ``sweep_interval`` seconds), the
 ``may_publish(room_id, user_id)`` check is asked and the participant is muted unless it says yes;
@@ -33,6 +40,18 @@ a participant seen joining whom ``may_join`` refuses is kicked. Both are given t
 ``set_access``. Without ``may_publish`` the backend answers from its own record (who this process gave
 publishing credentials or ``set_publish(True)``): right for one process and the tests, but another
 worker's speakers would be muted, so production wiring must pass the rooms core's check (database).
+
+Large rooms (``large_room_listeners`` > 0, MediaSettings.large_room_listeners): every AudioBridge
+participant costs an Opus encode of the mix, so once a room's bridge holds that many listeners (muted
+participants), further listeners get credentials for the room's Streaming mountpoint instead:
+``janus:<url>?stream=<id>&pin=<pin>`` (``extra["plugin"]`` = ``janus.plugin.streaming``; the client
+``watch``es it, recv-only). The mountpoint (private, pinned, RTP on 127.0.0.1 only, id/secret/pin
+derived like the room's) is fed by ONE AudioBridge ``rtp_forward`` of the room's mix, encoded once
+however many watch it. Made on first need, idempotently (a forwarder is added only if none feeds the
+mountpoint; if two processes raced, the oldest is kept and the others stopped), destroyed with the
+room. Speakers always join the bridge: the rooms core asks for fresh credentials on promotion. A
+mountpoint cannot admit or drop one viewer: its listeners are not reported as joins or leaves, and
+``kick`` cannot cut one of them off (they hear the room until it ends or they leave).
 
 If Janus restarts (session gone, error 458), the backend creates a new session, re-creates its rooms
 with the same secrets, re-adds the tokens it issued and re-joins its monitors; presence is then
@@ -71,6 +90,8 @@ from townhall.media.base import (
 log = logging.getLogger(__name__)
 
 PLUGIN = "janus.plugin.audiobridge"
+STREAMING_PLUGIN = "janus.plugin.streaming"
+OPUS_PT = 111  # the RTP payload type of the forwarded mix
 SAMPLING_RATE = 16000
 USER_ID_BASE = 2**32
 MAX_JSON_INT = 2**53
@@ -81,6 +102,8 @@ NO_SUCH_ROOM = 485
 ROOM_EXISTS = 486
 NO_SUCH_USER = 492
 UNAUTHORIZED = 489
+NO_SUCH_MOUNTPOINT = 455  # Streaming plugin
+MOUNTPOINT_EXISTS = 456
 
 
 def janus_number(key: bytes, kind: str, value: str) -> int:
@@ -120,8 +143,8 @@ class JanusClient:
     async def create_session(self) -> int:
         return int((await self._post("", {"janus": "create"}))["data"]["id"])
 
-    async def attach(self, session: int) -> int:
-        return int((await self._post(f"/{session}", {"janus": "attach", "plugin": PLUGIN}))["data"]["id"])
+    async def attach(self, session: int, plugin: str = PLUGIN) -> int:
+        return int((await self._post(f"/{session}", {"janus": "attach", "plugin": plugin}))["data"]["id"])
 
     async def detach(self, session: int, handle: int) -> None:
         await self._post(f"/{session}/{handle}", {"janus": "detach"})
@@ -169,8 +192,9 @@ def _checked(answer: dict[str, Any]) -> dict[str, Any]:
 def _check_plugin(data: dict[str, Any], request: str) -> None:
     if "error_code" in data:
         code = data["error_code"]
-        message = f"Janus AudioBridge {request}: {data.get('error', 'error')}"
-        if code == NO_SUCH_ROOM:
+        plugin = "Streaming" if "streaming" in data else "AudioBridge"
+        message = f"Janus {plugin} {request}: {data.get('error', 'error')}"
+        if code == NO_SUCH_ROOM and plugin == "AudioBridge":
             raise MediaRoomNotFound(message, code)
         raise MediaError(message, code)
 
@@ -200,8 +224,10 @@ class JanusMediaBackend:
         sweep_interval: float = 15.0,
         may_join: AccessCheck | None = None,
         may_publish: AccessCheck | None = None,
+        large_room_listeners: int = 0,
     ) -> None:
         self.url = url.rstrip("/")
+        self.large_room_listeners = large_room_listeners
         self.public_url = (public_url or url).rstrip("/")
         self._admin_key = admin_key
         self._secret = secret.encode()
@@ -219,6 +245,9 @@ class JanusMediaBackend:
         self._names: dict[int, str] = {}
         self._session: int | None = None
         self._handle: int | None = None
+        self._stream_handle: int | None = None  # attached to the Streaming plugin on first need
+        self._stream_lock = asyncio.Lock()
+        self._streams: set[str] = set()  # rooms whose mountpoint and forwarder are known to exist (this session)
         self._connect_lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         self._closed = False
@@ -270,6 +299,16 @@ class JanusMediaBackend:
     def user_token(self, room_id: str, user_id: str) -> str:
         return self._derive("token", room_id, user_id)[:32]
 
+    def stream_number(self, room_id: str) -> int:
+        """The id of the room's Streaming mountpoint (large rooms)."""
+        return janus_number(self._secret, "stream", room_id)
+
+    def stream_secret(self, room_id: str) -> str:
+        return self._derive("stream-secret", room_id)
+
+    def stream_pin(self, room_id: str) -> str:
+        return self._derive("stream-pin", room_id)[:20]
+
     # -- access
 
     def set_access(self, *, may_join: AccessCheck | None = None, may_publish: AccessCheck | None = None) -> None:
@@ -311,7 +350,7 @@ class JanusMediaBackend:
                 await self._client.destroy_session(self._session)
             except MediaError:
                 pass
-        self._session = self._handle = None
+        self._session = self._handle = self._stream_handle = None
         self._hub.close()
         await self._client.close()
 
@@ -326,7 +365,8 @@ class JanusMediaBackend:
             self._session = self._handle = None
             session = await self._client.create_session()
             handle = await self._client.attach(session)
-            self._session, self._handle = session, handle
+            self._session, self._handle, self._stream_handle = session, handle, None
+            self._streams.clear()  # a new Janus has no mountpoints: made again on first need
             self._by_monitor.clear()
             for room in self._rooms.values():
                 room.monitor_handle = None
@@ -342,13 +382,13 @@ class JanusMediaBackend:
             self.recoveries += 1
         return session
 
-    async def _request(self, body: dict[str, Any]) -> dict[str, Any]:
-        """A synchronous AudioBridge request on the admin handle, reconnecting once if needed."""
+    async def _request(self, body: dict[str, Any], *, streaming: bool = False) -> dict[str, Any]:
+        """A synchronous AudioBridge (or Streaming) request on the admin handle, reconnecting once if needed."""
         for attempt in (1, 2):
             session = self._session if self._session is not None else await self._connect()
-            handle = self._handle
-            assert handle is not None
             try:
+                handle = await self._streaming_handle(session) if streaming else self._handle
+                assert handle is not None
                 data = await self._client.message(session, handle, body)
             except SessionGone:
                 if attempt == 2:
@@ -356,9 +396,19 @@ class JanusMediaBackend:
                 await self._connect(lost=session)
                 continue
             if data is None:
-                raise MediaError(f"Janus AudioBridge {body.get('request')}: unexpected asynchronous answer")
+                plugin = "Streaming" if streaming else "AudioBridge"
+                raise MediaError(f"Janus {plugin} {body.get('request')}: unexpected asynchronous answer")
             return data
         raise AssertionError("unreachable")
+
+    async def _streaming_handle(self, session: int) -> int:
+        async with self._stream_lock:
+            if self._stream_handle is None or self._session != session:
+                handle = await self._client.attach(session, STREAMING_PLUGIN)
+                if self._session != session:  # the session was replaced meanwhile: retry on the new one
+                    raise SessionGone("Janus session replaced", SESSION_NOT_FOUND)
+                self._stream_handle = handle
+            return self._stream_handle
 
     # -- rooms
 
@@ -423,10 +473,22 @@ class JanusMediaBackend:
             await self._request({"request": "destroy", "room": room.number, "secret": self.room_secret(room_id)})
         except MediaRoomNotFound:
             pass
+        if self.large_room_listeners or room_id in self._streams:  # its mountpoint, if one was made
+            await self._destroy_stream(room_id)
         await self._forget(room)
+
+    async def _destroy_stream(self, room_id: str) -> None:
+        self._streams.discard(room_id)
+        try:
+            await self._request({"request": "destroy", "id": self.stream_number(room_id),
+                                 "secret": self.stream_secret(room_id)}, streaming=True)
+        except MediaError as exc:
+            if exc.code != NO_SUCH_MOUNTPOINT:
+                raise
 
     async def _forget(self, room: _Room) -> None:
         self._rooms.pop(room.room_id, None)
+        self._streams.discard(room.room_id)
         self._speakers.pop(room.room_id, None)
         self._room_locks.pop(room.room_id, None)
         self._by_number.pop(room.number, None)
@@ -452,6 +514,9 @@ class JanusMediaBackend:
 
     async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> JoinCredentials:
         room = self._room(room_id)
+        if not can_publish and self.large_room_listeners and await self._bridge_is_full(room, user_id):
+            self._note_publish(room_id, user_id, False)
+            return await self._stream_credentials(room, user_id)
         token = self.user_token(room_id, user_id)
         await self._allowed(room, "add", [token])  # raises MediaRoomNotFound for an unknown room
         room.tokens.add(token)
@@ -469,6 +534,78 @@ class JanusMediaBackend:
             token=token, pin=pin, participant_id=str(participant),
             extra={"plugin": PLUGIN, "display": display, "muted": str(not can_publish).lower()},
         )
+
+    # -- large rooms: listeners beyond the threshold watch the room's mix on a Streaming mountpoint
+
+    async def _bridge_is_full(self, room: _Room, user_id: str) -> bool:
+        """Whether the bridge already holds ``large_room_listeners`` listeners (muted participants),
+        not counting ``user_id`` (in the bridge already: they keep their place there)."""
+        data = await self._request({"request": "listparticipants", "room": room.number})
+        listeners, me = 0, self.participant_id(user_id)
+        for raw in data.get("participants", []):
+            number = int(raw.get("id", 0))
+            if number == me:
+                return False
+            listeners += number >= USER_ID_BASE and bool(raw.get("muted", True))
+        return listeners >= self.large_room_listeners
+
+    async def _stream_credentials(self, room: _Room, user_id: str) -> JoinCredentials:
+        number = await self._ensure_stream(room)
+        pin = self.stream_pin(room.room_id)
+        query = urlencode({"stream": number, "pin": pin})
+        return JoinCredentials(
+            backend=self.name, server_url=self.public_url, room_id=room.room_id, media_room=str(room.number),
+            user_id=user_id, can_publish=False, connection_url=f"janus:{self.public_url}?{query}", pin=pin,
+            extra={"plugin": STREAMING_PLUGIN, "stream": str(number)},
+        )
+
+    async def _ensure_stream(self, room: _Room) -> int:
+        """The room's mountpoint, fed by one rtp_forward of the room's mix; made once per Janus session."""
+        number = self.stream_number(room.room_id)
+        if room.room_id in self._streams:
+            return number
+        async with self._room_locks.setdefault(room.room_id, asyncio.Lock()):
+            if room.room_id not in self._streams:
+                await self._forward_once(room, await self._mountpoint_port(room.room_id, number))
+                self._streams.add(room.room_id)
+        return number
+
+    async def _mountpoint_port(self, room_id: str, number: int) -> int:
+        """Create the mountpoint (or find the one another process made) and return its RTP port."""
+        secret = self.stream_secret(room_id)
+        try:
+            data = await self._request({
+                "request": "create", "admin_key": self._admin_key, "type": "rtp", "id": number,
+                "description": "townhall", "is_private": True, "secret": secret, "pin": self.stream_pin(room_id),
+                "permanent": False,
+                "media": [{"type": "audio", "mid": "a", "port": 0, "pt": OPUS_PT, "codec": "opus", "iface": "127.0.0.1"}],
+            }, streaming=True)
+            return int(data["stream"]["ports"][0]["port"])
+        except MediaError as exc:
+            if exc.code != MOUNTPOINT_EXISTS:
+                raise
+        info = await self._request({"request": "info", "id": number, "secret": secret}, streaming=True)
+        return int(info["info"]["media"][0]["port"])
+
+    async def _forward_once(self, room: _Room, port: int) -> None:
+        """Exactly one forwarder of the room's mix to ``port``: added if none; if processes raced and
+        added several, every process keeps the oldest (lowest stream_id) and stops the others."""
+        secret = self.room_secret(room.room_id)
+
+        async def forwarders() -> list[int]:
+            data = await self._request({"request": "listforwarders", "room": room.number, "secret": secret})
+            return sorted(int(f["stream_id"]) for f in data.get("rtp_forwarders", []) if int(f.get("port", 0)) == port)
+
+        found = await forwarders()
+        if not found:
+            await self._request({
+                "request": "rtp_forward", "room": room.number, "secret": secret, "admin_key": self._admin_key,
+                "host": "127.0.0.1", "port": port, "codec": "opus", "ptype": OPUS_PT,
+            })
+            found = await forwarders()
+        for extra in found[1:]:
+            await self._request({"request": "stop_rtp_forward", "room": room.number, "secret": secret,
+                                 "admin_key": self._admin_key, "stream_id": extra})
 
     async def set_publish(self, room_id: str, user_id: str, allowed: bool) -> None:
         room = self._room(room_id)
@@ -588,9 +725,9 @@ class JanusMediaBackend:
             return
         for raw in data.get("participants", []):
             await self._update(room, raw)
-        for key in ("leaving", "kicked"):
+        for key, voluntary in (("leaving", True), ("kicked", False)):
             if key in data and int(data[key]) >= USER_ID_BASE:
-                await self._gone(room, int(data[key]))
+                await self._gone(room, int(data[key]), voluntary=voluntary)
 
     async def _resync(self, room: _Room, participants: list[dict[str, Any]]) -> None:
         seen = set()
@@ -661,7 +798,7 @@ class JanusMediaBackend:
             except Exception:
                 log.exception("Janus sweep failed")
 
-    async def _gone(self, room: _Room, number: int) -> None:
+    async def _gone(self, room: _Room, number: int, *, voluntary: bool) -> None:
         user_id = self._names.get(number, f"janus:{number}")
         if room.present.pop(user_id, None) is not None:
-            await self._hub.emit(MediaEvent("left", room.room_id, user_id))
+            await self._hub.emit(MediaEvent("left", room.room_id, user_id, voluntary=voluntary))

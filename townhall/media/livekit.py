@@ -6,9 +6,10 @@
 - set_publish / kick / destroy_room / participants: RoomService over Twirp (UpdateParticipant with
   new permissions, RemoveParticipant, DeleteRoom, ListParticipants). A participant or room LiveKit
   does not know (``not_found``) is not an error for set_publish, kick and destroy_room.
-- joins/leaves: LiveKit posts webhooks; ``verify_webhook`` checks their signature (the body's
-  SHA-256 in a JWT signed with the API secret) and ``handle_webhook`` turns participant_joined /
-  participant_left into ``MediaEvent``s. A surface routes its webhook endpoint to it.
+- joins/leaves: LiveKit posts webhooks (to ``POST /media/livekit/webhook``, ``townhall.api.media``);
+  ``verify_webhook`` checks their signature (the body's SHA-256 in a JWT signed with the API secret)
+  and ``handle_webhook`` turns participant_joined / participant_left into ``MediaEvent``s, a leave
+  being ``voluntary`` when LiveKit says the client disconnected itself (CLIENT_INITIATED).
 
 Kicked and demoted users: a token cannot be revoked, so tokens are short-lived (``token_ttl``,
 MediaSettings.livekit_token_ttl, 120 s by default: LiveKit itself refreshes the tokens of connected
@@ -21,13 +22,18 @@ token allows: production wiring must pass the rooms core's.
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
+from google.protobuf import json_format
 from livekit import api
+from livekit.protocol.models import DisconnectReason
 
 from townhall.media.base import (
     AccessCheck,
@@ -48,16 +54,30 @@ class WebhookRejected(MediaError):
     """A webhook whose signature, token or body hash does not check out."""
 
 
-def verify_webhook(api_key: str, api_secret: str, body: str, authorization: str) -> api.WebhookEvent:
+class WebhookMalformed(MediaError):
+    """A correctly signed webhook whose body is not a LiveKit webhook event."""
+
+
+def verify_webhook(api_key: str, api_secret: str, body: str | bytes, authorization: str) -> api.WebhookEvent:
     """The LiveKit webhook event in ``body`` if ``authorization`` (the ``Authorization`` header:
-    a JWT signed with the API secret carrying the body's SHA-256) vouches for it; else WebhookRejected."""
+    a JWT signed with the API secret carrying the body's SHA-256) vouches for it; else WebhookRejected.
+    A body that is signed but not a webhook event is WebhookMalformed (the signature is checked first,
+    so an unauthenticated caller learns nothing about the body)."""
+    raw = body.encode() if isinstance(body, str) else body
     token = authorization.removeprefix("Bearer ").strip()
     if not token:
         raise WebhookRejected("webhook without an Authorization token", "unauthenticated")
     try:
-        return api.WebhookReceiver(api.TokenVerifier(api_key, api_secret)).receive(body, token)
-    except Exception as exc:  # the receiver raises bare Exceptions and jwt errors
+        claims = api.TokenVerifier(api_key, api_secret).verify(token)
+        signed_hash = base64.b64decode(claims.sha256 or "", validate=True)
+    except Exception as exc:  # the verifier raises jwt errors and bare Exceptions
         raise WebhookRejected(f"webhook rejected: {exc}", "unauthenticated") from exc
+    if not signed_hash or not hmac.compare_digest(signed_hash, hashlib.sha256(raw).digest()):
+        raise WebhookRejected("webhook rejected: the body does not match the signed hash", "unauthenticated")
+    try:
+        return json_format.Parse(raw.decode(), api.WebhookEvent(), ignore_unknown_fields=True)
+    except (UnicodeDecodeError, json_format.ParseError) as exc:
+        raise WebhookMalformed(f"webhook body is not a LiveKit event: {exc}", "malformed") from exc
 
 
 def _http_url(url: str) -> str:
@@ -175,10 +195,11 @@ class LiveKitMediaBackend:
 
     # -- events
 
-    async def handle_webhook(self, body: str, authorization: str) -> MediaEvent | None:
-        """Verify a LiveKit webhook and emit the join/leave it reports (None for other events, and for
-        a join refused by ``may_join``: that participant is removed). A joined participant who may
-        publish by its token but not by ``may_publish`` is downgraded to a listener first."""
+    async def handle_webhook(self, body: str | bytes, authorization: str) -> MediaEvent | None:
+        """Verify a LiveKit webhook (``verify_webhook``) and emit the join/leave it reports (None for
+        other events, and for a join refused by ``may_join``: that participant is removed). A joined
+        participant who may publish by its token but not by ``may_publish`` is downgraded to a
+        listener first. A leave is ``voluntary`` when the client itself disconnected."""
         event = verify_webhook(self._key, self._secret, body, authorization)
         kinds = {"participant_joined": "joined", "participant_left": "left"}
         if event.event not in kinds or not event.room.name or not event.participant.identity:
@@ -192,7 +213,9 @@ class LiveKitMediaBackend:
             if (publishing and self._may_publish is not None
                     and not await ask(self._may_publish, room_id, user_id, what="may_publish")):
                 await self.set_publish(room_id, user_id, False)
-        media_event = MediaEvent(kinds[event.event], room_id, user_id)  # type: ignore[arg-type]
+        voluntary = event.event == "participant_left" and (
+            event.participant.disconnect_reason == DisconnectReason.CLIENT_INITIATED)
+        media_event = MediaEvent(kinds[event.event], room_id, user_id, voluntary=voluntary)  # type: ignore[arg-type]
         await self._hub.emit(media_event)
         return media_event
 

@@ -121,6 +121,7 @@ class NullMediaBackend:
         await self._hub.emit(MediaEvent("joined", room_id, user_id))
         return True
 
-    async def simulate_leave(self, room_id: str, user_id: str) -> None:
+    async def simulate_leave(self, room_id: str, user_id: str, *, voluntary: bool = False) -> None:
+        """A client leaving: on purpose (``voluntary``) or dropping out."""
         if self._rooms.get(room_id, {}).pop(user_id, None) is not None:
-            await self._hub.emit(MediaEvent("left", room_id, user_id))
+            await self._hub.emit(MediaEvent("left", room_id, user_id, voluntary=voluntary))

@@ -1,13 +1,80 @@
-"""The media server's callbacks (stub: the media work fills it in)."""
+"""The media server's callbacks (mounted at /media; not a client surface).
+
+``POST /livekit/webhook``: LiveKit's webhooks. The body goes, as received, to the livekit backend's
+``handle_webhook``, which checks the signature (``Authorization``: a JWT signed with the API secret
+carrying the body's SHA-256) and emits the joins and leaves on the backend's event hub, where the
+process's live-media runtime (``townhall.jobs.live``) turns them into room presence and call status.
+
+Errors are ``{"error": "<message>"}``: 401 for a missing or bad signature, 400 for a signed body that
+is not a LiveKit event, 413 for a body over ``MAX_BODY``, 404 when the media backend is not LiveKit,
+503 when LiveKit could not be reached to enforce room state (LiveKit retries the webhook).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from townhall.container import Container
+from townhall.media import MediaError
+from townhall.media.livekit import WebhookMalformed, WebhookRejected
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 20  # LiveKit's events are a few KB
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refusing to buffer more than ``MAX_BODY`` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def build_media_app(container: Container) -> FastAPI:
     app = FastAPI(title="townhall media callbacks", docs_url=None, openapi_url=None, redoc_url=None)
     app.state.container = container
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = _error(exc.status_code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.post("/livekit/webhook")
+    async def livekit_webhook(request: Request) -> JSONResponse:
+        handle = getattr(container.media, "handle_webhook", None)
+        if handle is None:
+            return _error(404, f"LiveKit webhooks are not enabled (the media backend is {container.media.name})")
+        try:
+            body = await _body(request)
+        except BodyTooLarge:
+            return _error(413, f"Webhook body over {MAX_BODY} bytes")
+        try:
+            await handle(body, request.headers.get("authorization", ""))
+        except WebhookRejected as exc:
+            return _error(401, exc.message)
+        except WebhookMalformed as exc:
+            return _error(400, exc.message)
+        except MediaError as exc:
+            log.warning("LiveKit webhook could not be handled", extra={"error": str(exc)})
+            return _error(503, "The media server could not be reached; retry later")
+        return JSONResponse({"ok": True})
+
     return app
