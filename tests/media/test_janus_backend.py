@@ -201,7 +201,7 @@ async def test_a_client_joining_with_its_credentials_is_a_participant_and_a_join
         [participant] = await backend.participants(room_id)
         assert participant.user_id == "alice" and participant.muted is False and participant.connected is False
         await alice.leave()
-        await eventually(lambda: MediaEvent("left", room_id, "alice", voluntary=True) in events, what="left event")
+        await eventually(lambda: MediaEvent("left", room_id, "alice", voluntary=False) in events, what="left event")
         assert await backend.participants(room_id) == []
     finally:
         await alice.close()

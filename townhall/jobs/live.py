@@ -9,7 +9,8 @@ domain that owns each media room, and the periodic jobs of live rooms and calls 
 - at start, in the background: ``MediaBackend.watch`` for every live room of the rooms core carried
   by this process's media backend, so this process follows their joins and leaves and enforces who
   may be heard (a Janus backend only hears rooms it created or watches). A room the media server no
-  longer has (it restarted meanwhile) is created again; clients rejoin with fresh credentials.
+  longer has (it restarted meanwhile) is created again; clients rejoin with fresh credentials. The
+  media rooms of live expert calls are watched too (a lost one is left to the calls' sweep).
 
 ``create_app``'s lifespan enters ``live_runtime(container)`` once for the whole process.
 """
@@ -119,7 +120,9 @@ async def watch_live_rooms(container: Container, *, concurrency: int = WATCH_CON
         done = await asyncio.gather(*(_watch(container, code, limit) for code in codes))
         count += len(codes)
         unreachable += done.count(False)
-    return count, unreachable
+    calls = await call_actions.live_rooms(container)  # a lost call room is not re-created: the call sweep ends it
+    done = await asyncio.gather(*(_watch(container, code, limit) for code in calls))
+    return count + len(calls), unreachable + done.count(False)
 
 
 @asynccontextmanager

@@ -26,12 +26,12 @@ run as a background task that also keeps the session alive). ``watch(room_id)`` 
 core calls when a process starts, for the live rooms it should follow (the creating process follows a
 room until it stops).
 
-A ``leaving`` is the participant's own departure and is reported ``voluntary``; a kick, a destroyed
-room, or someone found gone when the room is re-synchronised is not. Measured with Janus 1.1.2:
-AudioBridge sends the same ``leaving`` for a ``leave`` request, a detached handle, a destroyed session,
-a closed PeerConnection and a session that timed out (a client that vanished, ``session_timeout``
-later), so the last counts as voluntary too: the plugin API cannot tell them apart (only Janus's
-event handlers could).
+Every leave Janus reports is reported not ``voluntary``. Measured with Janus 1.1.2: AudioBridge sends
+the same ``leaving`` for a ``leave`` request, a detached handle, a destroyed session, a closed
+PeerConnection and a session that timed out (a client that vanished, ``session_timeout`` later); the
+plugin API cannot tell them apart (only Janus's event handlers could). Counting them all as drops keeps
+the presence grace period for a lost connection (a room is not ended a minute after its moderator's
+network failed); a deliberate leave reaches townhall through the surface's own API anyway.
 
 Who may be heard is an allowlist decided by shared state: whenever a participant is seen unmuted (an
 event, or the ``listparticipants`` sweep of the watched rooms every ``sweep_interval`` seconds), the
@@ -725,9 +725,9 @@ class JanusMediaBackend:
             return
         for raw in data.get("participants", []):
             await self._update(room, raw)
-        for key, voluntary in (("leaving", True), ("kicked", False)):
+        for key in ("leaving", "kicked"):
             if key in data and int(data[key]) >= USER_ID_BASE:
-                await self._gone(room, int(data[key]), voluntary=voluntary)
+                await self._gone(room, int(data[key]))
 
     async def _resync(self, room: _Room, participants: list[dict[str, Any]]) -> None:
         seen = set()
@@ -798,7 +798,7 @@ class JanusMediaBackend:
             except Exception:
                 log.exception("Janus sweep failed")
 
-    async def _gone(self, room: _Room, number: int, *, voluntary: bool) -> None:
+    async def _gone(self, room: _Room, number: int) -> None:
         user_id = self._names.get(number, f"janus:{number}")
         if room.present.pop(user_id, None) is not None:
-            await self._hub.emit(MediaEvent("left", room.room_id, user_id, voluntary=voluntary))
+            await self._hub.emit(MediaEvent("left", room.room_id, user_id))
