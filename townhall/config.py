@@ -78,6 +78,9 @@ class ForumSettings(BaseModel):
     webhook_pause_after: int = Field(20, ge=1)
     webhook_pause_after_seconds: float = Field(900.0, ge=0)
     webhook_retention_days: float = Field(7.0, ge=0)  # delivered events (and their delivery log) are kept this long
+    # Webhook targets on loopback, private, link-local... addresses (refused by default: SSRF), e.g.
+    # receivers on the same network as the server.
+    allow_private_webhook_targets: bool = False
 
     # What a lease must leave beyond the delivery timeout (claiming, signing, recording the result).
     LEASE_MARGIN: ClassVar[float] = 1.0
@@ -141,6 +144,9 @@ class ExpertsSettings(BaseModel):
     access_token_ttl: int = Field(0, ge=0)  # seconds an oauth_token is valid; 0: until revoked
     # Seconds a dialled party has to join a call's media room before the call ends as unavailable.
     dial_timeout: int = Field(60, ge=5)
+    # Seconds a party who dropped out of an answered call (not a hang-up) has to rejoin before the call
+    # completes as of the drop; 0: any leave completes the call at once.
+    reconnect_grace: int = Field(30, ge=0)
     max_request_bytes: int = Field(100_000, ge=1024)
     # Seconds the authorization page remembers a member who signed in on it (a signed cookie).
     signin_session_ttl: int = Field(900, ge=60)

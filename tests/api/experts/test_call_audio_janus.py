@@ -1,12 +1,15 @@
 """A whole expert call through a real Janus: the expert connects, the seeker and then the expert join
 the call's AudioBridge room with the ``connection_url`` the API hands each of them (aiortc clients),
 the status follows their real joins, the seeker's voice reaches the expert, and the seeker hanging up
-completes the call with its duration and billing record. Janus missing skips this (see tests/media).
+(a drop to Janus, which cannot tell one from a hang-up) completes the call, once the reconnect grace
+ran out, as of the moment they left, with its duration and billing record. Janus missing skips this (see tests/media).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,7 +19,8 @@ from tests.api.social.rooms.test_social_rooms_janus import janus_app  # noqa: F4
 from tests.media.conftest import sounds  # noqa: F401  (the fixture)
 from tests.media.test_janus_audio import HEARD, JOIN_TIMEOUT
 from townhall.container import Container
-from townhall.core.calls import service
+from townhall.core.calls import actions, service
+from townhall.core.calls.models import Call
 
 RATE_CENTS = 6_000  # $60 an hour: a dollar a minute
 
@@ -29,6 +33,21 @@ async def _status_becomes(member: Caller, call_id: int, wanted: str, timeout: fl
             if call["status"] == wanted:
                 return call
             await asyncio.sleep(0.1)
+
+
+async def _call(container: Container, call_id: int) -> Call:
+    async with container.read() as conn:
+        found = await service.get_call(conn, call_id)
+    assert found is not None
+    return found
+
+
+async def _dropped_out(container: Container, call_id: int, timeout: float = 20.0) -> datetime:
+    """When the seeker's leave reached the calls core (the reconnect grace starts then)."""
+    async with asyncio.timeout(timeout):
+        while (gone := (await _call(container, call_id)).seeker_left_at) is None:
+            await asyncio.sleep(0.1)
+    return gone
 
 
 async def test_a_call_through_janus_connects_both_parties_carries_audio_and_is_billed(
@@ -64,9 +83,16 @@ async def test_a_call_through_janus_connects_both_parties_carries_audio_and_is_b
             assert await listening.measure(3.0) > HEARD  # the seeker is heard by the expert
             assert await speaking.measure(2.0) > HEARD  # and the other way round
 
-            await asyncio.wait_for(speaking.close(), 10)  # the seeker hangs up
+            await asyncio.wait_for(speaking.close(), 10)  # the seeker hangs up: to Janus, a drop like any other
             clients.remove(speaking)
+            gone = await _dropped_out(container, call["id"])
+            assert (await expert.ok("get", f"/calls/{call['id']}"))["status"] == "expert_answered"  # grace runs
+            grace = container.settings.experts.reconnect_grace
+            await actions.tick(container, at=gone + timedelta(seconds=grace))  # the seeker did not come back
             done = await _status_becomes(expert, call["id"], "call_completed")
+            over = await _call(container, call["id"])
+            assert over.answered_at is not None and over.ended_at == gone  # completed as of the drop
+            assert done["duration"] == math.ceil((gone - over.answered_at).total_seconds())
             assert done["duration"] > 0 and "connection" not in done
             async with container.read() as conn:
                 record = await service.billing_record(conn, call["id"])

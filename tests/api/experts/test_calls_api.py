@@ -5,12 +5,14 @@ the status following the parties in the media room (the null media backend's sim
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from tests.api.experts.calls_fixtures import Caller, caller, error_of
 from townhall.container import Container
+from townhall.core.calls import actions, service
 from townhall.media.base import MediaRoomNotFound
 from townhall.media.null import NullMediaBackend
 
@@ -151,12 +153,36 @@ async def test_the_status_follows_the_parties_in_the_media_room_until_the_call_c
     refused = await seeker.post(f"/calls/{call['id']}/cancel")
     assert error_of(refused) == (409, "conflict") and "in progress" in refused.json()["error_description"]
 
-    await media.simulate_leave(room, str(expert.user_id))
+    await media.simulate_leave(room, str(expert.user_id), voluntary=True)  # hangs up
     done = await seeker.ok("get", f"/calls/{call['id']}")
     assert done["status"] == "call_completed" and isinstance(done["duration"], int) and "connection" not in done
     assert [c["id"] for c in await expert.ok("get", "/calls/completed")] == [call["id"]]
     with pytest.raises(MediaRoomNotFound):  # the call's room is gone
         await media.participants(room)
+
+
+async def test_a_party_whose_connection_drops_keeps_the_call_until_the_reconnect_grace_runs_out(
+        pair: tuple[Caller, Caller], container: Container) -> None:
+    seeker, expert = pair
+    media = container.media
+    assert isinstance(media, NullMediaBackend)
+    call = await seeker.ok("post", "/calls", 201, json={"expert_id": expert.user_id, "reason": "flaky network"})
+    room = f"call-{call['id']}"
+    await expert.ok("post", f"/calls/{call['id']}/connect")
+    for party in (seeker, expert):
+        assert await media.simulate_join(room, str(party.user_id))
+    await media.simulate_leave(room, str(seeker.user_id))  # dropped, not hung up
+    away = await seeker.ok("get", f"/calls/{call['id']}")
+    assert away["status"] == "expert_answered" and away["connection"]["connection_url"].startswith("null:")
+    assert await media.simulate_join(room, str(seeker.user_id))  # back in
+    await media.simulate_leave(room, str(expert.user_id))
+    async with container.read() as conn:
+        dropped = await service.get_call(conn, call["id"])
+    assert dropped is not None and dropped.expert_left_at is not None
+    grace = timedelta(seconds=container.settings.experts.reconnect_grace)
+    await actions.tick(container, at=dropped.expert_left_at + grace)  # the expert did not come back
+    done = await seeker.ok("get", f"/calls/{call['id']}")
+    assert done["status"] == "call_completed" and isinstance(done["duration"], int) and "connection" not in done
 
 
 async def test_either_party_cancels_and_a_dialing_call_loses_its_room(pair: tuple[Caller, Caller],

@@ -17,7 +17,7 @@ from townhall.media.base import MediaEvent
 
 from ..communities.factories import make_club, make_users
 
-__all__ = ["Recorder", "call_now", "joined", "left", "make_club", "make_users", "request", "set_rate"]
+__all__ = ["Recorder", "call_now", "dropped", "joined", "left", "make_club", "make_users", "request", "set_rate"]
 
 
 async def set_rate(container: Container, user: User, cents: int) -> None:
@@ -46,7 +46,14 @@ async def joined(container: Container, call: Call, user: User, at: datetime | No
 
 
 async def left(container: Container, call: Call, user: User, at: datetime | None = None) -> Call:
-    await actions.on_media_event(container, MediaEvent("left", call.room, str(user.id)), at=at)
+    """The party hangs up (a voluntary leave)."""
+    await actions.on_media_event(container, MediaEvent("left", call.room, str(user.id), voluntary=True), at=at)
+    return await call_now(container, call)
+
+
+async def dropped(container: Container, call: Call, user: User, at: datetime | None = None) -> Call:
+    """The party drops out (a leave not on purpose, as Janus reports every leave)."""
+    await actions.on_media_event(container, MediaEvent("left", call.room, str(user.id), voluntary=False), at=at)
     return await call_now(container, call)
 
 

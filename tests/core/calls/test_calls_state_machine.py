@@ -29,7 +29,7 @@ from townhall.core.rooms.actions import MediaFailed
 from townhall.media.base import MediaError, MediaEvent, MediaRoomNotFound, MediaUnavailable
 from townhall.media.null import NullMediaBackend
 
-from .factories import Recorder, call_now, joined, left, make_users, request, set_rate
+from .factories import Recorder, call_now, dropped, joined, left, make_users, request, set_rate
 
 
 async def test_a_request_freezes_the_experts_current_rate_and_waits_pending(container: Container) -> None:
@@ -355,7 +355,123 @@ async def test_joins_and_leaves_the_events_missed_are_found_by_the_periodic_swee
     assert (await call_now(container, call)).status == EXPERT_ANSWERED
     assert call.room in await actions.live_rooms(runtime)
     await media.simulate_leave(call.room, str(ann.id))
-    await actions.tick(runtime)
+    found_gone = now()
+    await actions.tick(runtime, at=found_gone)
+    away = await call_now(container, call)  # found gone: a drop, the reconnect grace runs
+    assert (away.status, away.seeker_present, away.seeker_left_at) == (EXPERT_ANSWERED, False, found_gone)
+    grace = container.settings.experts.reconnect_grace
+    await actions.tick(runtime, at=found_gone + timedelta(seconds=grace))
     assert (await call_now(container, call)).status == COMPLETED
     with pytest.raises(MediaRoomNotFound):
         await media.participants(call.room)
+
+
+# -- the reconnect grace: a party who drops out (not a hang-up) may come back
+
+
+async def _ended(container: Container, at: Any) -> list[int]:
+    """The ids of the calls the periodic job ends at ``at``."""
+    return [c.id for c in await actions.tick(container, at=at)]
+
+
+async def _answered(container: Container, ann: Any, bob: Any) -> tuple[Any, Any]:
+    """A call from ann to bob ($60 an hour), answered at the moment answered (both joined)."""
+    await set_rate(container, bob, 6_000)
+    call = await request(container, ann, bob)
+    start = now()
+    await actions.connect(container, bob.id, call.id, at=start)
+    await joined(container, call, ann, start + timedelta(seconds=1))
+    answered = await joined(container, call, bob, start + timedelta(seconds=2))
+    assert answered.status == EXPERT_ANSWERED
+    return call, answered.answered_at
+
+
+async def test_a_party_who_drops_out_and_rejoins_within_the_grace_keeps_the_call_going(
+        container: Container) -> None:
+    ann, bob = await make_users(container, "ann", "bob")
+    grace = container.settings.experts.reconnect_grace
+    may_join, _ = actions.access_checks(container.read)
+    call, t0 = await _answered(container, ann, bob)
+    async with Recorder(container) as seen:
+        away = await dropped(container, call, ann, t0 + timedelta(seconds=30))
+        assert (away.status, away.seeker_present, away.seeker_left_at) == (EXPERT_ANSWERED, False,
+                                                                           t0 + timedelta(seconds=30))
+        assert await may_join(call.room, str(ann.id))  # the room is still theirs
+        assert await container.media.participants(call.room) == []  # and still there
+        assert call.id not in await _ended(container, t0 + timedelta(seconds=30 + grace - 1))
+        back = await joined(container, call, ann, t0 + timedelta(seconds=30 + grace - 1))
+        assert (back.status, back.seeker_present, back.seeker_left_at) == (EXPERT_ANSWERED, True, None)
+        assert call.id not in await _ended(container, t0 + timedelta(seconds=30 + 2 * grace))
+        done = await left(container, call, bob, t0 + timedelta(seconds=30 + grace - 1 + 40))
+    assert (done.status, done.duration) == (COMPLETED, 70)  # 30 s, then 40 s together: not the time apart
+    assert [e.status for e in seen.of(ev.CallStatusChanged) if e.user_id == ann.id and e.call_id == call.id] == [
+        COMPLETED]  # a drop and a rejoin change no status
+    record = await _billing(container, call.id)
+    assert (record.billed_seconds, record.billed_minutes, record.amount_cents) == (70, 2, 200)
+
+
+async def test_a_party_not_back_within_the_grace_completes_the_call_as_of_the_drop(container: Container) -> None:
+    ann, bob = await make_users(container, "ann", "bob")
+    grace = container.settings.experts.reconnect_grace
+    call, t0 = await _answered(container, ann, bob)
+    gone = t0 + timedelta(seconds=61)
+    assert (await dropped(container, call, bob, gone)).status == EXPERT_ANSWERED
+    assert call.id not in await _ended(container, gone + timedelta(seconds=grace - 1))
+    async with Recorder(container) as seen:
+        assert call.id in await _ended(container, gone + timedelta(seconds=grace))
+    over = await call_now(container, call)
+    assert (over.status, over.duration, over.ended_at) == (COMPLETED, 61, gone)
+    assert [(e.status, e.user_id) for e in seen.of(ev.CallStatusChanged) if e.call_id == call.id] == [
+        (COMPLETED, ann.id), (COMPLETED, bob.id)]  # told to each party
+    record = await _billing(container, call.id)
+    assert (record.billed_seconds, record.billed_minutes, record.amount_cents, record.created_at) == (
+        61, 2, 200, gone)
+    with pytest.raises(MediaRoomNotFound):
+        await container.media.participants(call.room)
+    assert call.id not in await _ended(container, gone + timedelta(seconds=3 * grace))  # once
+
+
+async def test_a_rejoin_after_the_grace_ran_out_finds_the_call_completed_as_of_the_drop(
+        container: Container) -> None:
+    ann, bob = await make_users(container, "ann", "bob")
+    grace = container.settings.experts.reconnect_grace
+    call, t0 = await _answered(container, ann, bob)
+    gone = t0 + timedelta(seconds=12)
+    await dropped(container, call, ann, gone)
+    late = await joined(container, call, ann, gone + timedelta(seconds=grace + 5))  # before any tick
+    assert (late.status, late.duration, late.ended_at) == (COMPLETED, 12, gone)
+    assert (await _billing(container, call.id)).billed_seconds == 12
+
+
+async def test_when_both_drop_out_each_has_the_grace_from_their_own_drop(container: Container) -> None:
+    ann, bob = await make_users(container, "ann", "bob")
+    grace = container.settings.experts.reconnect_grace
+    call, t0 = await _answered(container, ann, bob)
+    at = t0 + timedelta(seconds=10)
+    await dropped(container, call, ann, at)  # together 10 s
+    both_away = await dropped(container, call, bob, at + timedelta(seconds=grace - 5))
+    assert (both_away.seeker_present, both_away.expert_present, both_away.status) == (False, False, EXPERT_ANSWERED)
+    await joined(container, call, ann, at + timedelta(seconds=grace - 1))  # just in time
+    assert call.id not in await _ended(container, at + timedelta(seconds=grace + 5))  # bob's grace still runs
+    await joined(container, call, bob, at + timedelta(seconds=2 * grace - 6))
+    done = await left(container, call, ann, at + timedelta(seconds=2 * grace + 14))  # together 20 s more
+    assert (done.status, done.duration) == (COMPLETED, 30)
+
+
+async def test_hanging_up_while_the_other_party_is_away_completes_the_call_at_once(container: Container) -> None:
+    ann, bob = await make_users(container, "ann", "bob")
+    call, t0 = await _answered(container, ann, bob)
+    await dropped(container, call, bob, t0 + timedelta(seconds=20))
+    done = await left(container, call, ann, t0 + timedelta(seconds=25))
+    assert (done.status, done.duration, done.ended_at) == (COMPLETED, 20, t0 + timedelta(seconds=25))
+
+
+async def test_without_a_reconnect_grace_any_leave_completes_the_call_at_once(container: Container) -> None:
+    ann, bob = await make_users(container, "ann", "bob")
+    call, t0 = await _answered(container, ann, bob)
+    runtime = Runtime(container, container.media)  # type: ignore[arg-type]
+    runtime.settings = container.settings.model_copy(update={
+        "experts": container.settings.experts.model_copy(update={"reconnect_grace": 0})})
+    await actions.on_media_event(runtime, MediaEvent("left", call.room, str(ann.id)), at=t0 + timedelta(seconds=9))
+    done = await call_now(container, call)
+    assert (done.status, done.duration) == (COMPLETED, 9)

@@ -1,5 +1,5 @@
-"""Direct messages over the chat core: the chat ids members get, which channels are conversations,
-and what a conversation shows."""
+"""Direct messages over the chat core: the chat ids members get (the accounts core gives them), which
+channels are conversations, and what a conversation shows."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ async def test_a_member_gets_their_id_as_chat_id_unless_it_is_taken(container: C
     both, _ = await make_member(container)
     await squat(container, str(taken), str(both), f"member-{both}")
     async with container.uow() as uow:
-        got = [await direct.do_ensure_chat_id(uow, u) for u in (free, taken, both)]
-        again = await direct.do_ensure_chat_id(uow, both)
+        got = [await accounts.do_ensure_chat_id(uow, u) for u in (free, taken, both)]
+        again = await accounts.do_ensure_chat_id(uow, both)
     assert got[:2] == [str(free), f"member-{taken}"]
     assert got[2].startswith(f"member-{both}-") and again == got[2]
     async with container.read() as conn:
@@ -38,7 +38,7 @@ async def test_an_existing_chat_identity_is_kept(container: Container) -> None:
     chat_id = f"u-{uuid.uuid4().hex[:10]}"
     async with container.uow() as uow:
         (user,) = await accounts.upsert_chat_users(uow, [accounts.UserFields(chat_id=chat_id, name="Streamer")])
-        assert await direct.do_ensure_chat_id(uow, user.id) == chat_id
+        assert await accounts.do_ensure_chat_id(uow, user.id) == chat_id
 
 
 async def _send_direct(container: Container, me: int, other: int, text: str) -> None:
@@ -48,7 +48,7 @@ async def _send_direct(container: Container, me: int, other: int, text: str) -> 
 
 async def _channel(container: Container, creator: int, member_ids: list[int], channel_id: str | None) -> str:
     async with container.uow() as uow:
-        ids = [await direct.do_ensure_chat_id(uow, u) for u in member_ids]
+        ids = [await accounts.do_ensure_chat_id(uow, u) for u in member_ids]
         actor = Actor(user=await accounts.get_user(uow.conn, creator))
         channel, _ = await channels.get_or_create(uow, actor, "messaging", channel_id, {}, member_chat_ids=ids)
         plan = await messages.check_send(uow.conn, actor, actor.user, channel.cid,  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
 """The experts surface's ASGI app, mounted at /experts: the Clarity API under /v1 and the OAuth2
-provider under /oauth. Every error is ``{"error", "error_description"}`` JSON (errors.py)."""
+provider under /oauth; the public member and organization pages at the top (HTML). Every error is
+``{"error", "error_description"}`` JSON (errors.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from townhall.api.experts import (
     routes_needs,
     routes_oauth,
     routes_organizations,
+    routes_pages,
     routes_search,
 )
 from townhall.api.experts.errors import ExpertsError, error_response, from_domain
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 API_ROUTERS = [m.router for m in (routes_members, routes_search, routes_calls, routes_needs, routes_organizations,
                                   routes_messages, routes_applications)]
 OAUTH_ROUTERS = [oauth_pages.router, routes_oauth.router]
+# Without a prefix, after the others: omniauth-clarity's /1/members/current, then the public pages
+# (/<screen name>, /organizations/<id>), which never shadow /v1, /oauth, /docs or /openapi.json.
+ROOT_ROUTERS = [routes_members.v1_compat_router, routes_pages.router]
 
 
 def build_experts_app(container: Container) -> FastAPI:
@@ -92,4 +97,6 @@ def build_experts_app(container: Container) -> FastAPI:
         app.include_router(router, prefix="/oauth")
     for router in API_ROUTERS:
         app.include_router(router, prefix="/v1")
+    for router in ROOT_ROUTERS:
+        app.include_router(router)
     return app

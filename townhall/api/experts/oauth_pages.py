@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import secrets
 import time
 from typing import Any
@@ -28,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from townhall.api.common.sms import code_policy
+from townhall.api.experts.html import e, page
 from townhall.api.experts.http import container_of, params
 from townhall.container import Container
 from townhall.core.accounts import profiles, sessions, signin
@@ -79,32 +79,22 @@ def _base(request: Request) -> str:
 # -- HTML
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+_STYLE = """h1{font-size:1.4rem} form{margin:1rem 0} label{display:block;margin:.5rem 0 .25rem}
+input[type=text],input[type=tel]{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+button{padding:.5rem 1rem;font-size:1rem;margin:.5rem .5rem 0 0} .error{color:#a00} .muted{color:#666}"""
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    document = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)} · townhall</title>
-<style>
-body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}}
-h1{{font-size:1.4rem}} form{{margin:1rem 0}} label{{display:block;margin:.5rem 0 .25rem}}
-input[type=text],input[type=tel]{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}
-button{{padding:.5rem 1rem;font-size:1rem;margin:.5rem .5rem 0 0}} .error{{color:#a00}} .muted{{color:#666}}
-</style></head><body>
-{body}
-</body></html>"""
-    return HTMLResponse(document, status_code=status, headers=PAGE_HEADERS)
+    return page(title, body, headers=PAGE_HEADERS, status=status, style=_STYLE)
 
 
 def _error_html(message: str) -> str:
-    return f'<p class="error" role="alert">{_e(message)}</p>' if message else ""
+    return f'<p class="error" role="alert">{e(message)}</p>' if message else ""
 
 
 def _hidden(csrf: str, query: str, **fields: str) -> str:
     values = {"csrf": csrf, "authorize": query, **fields}
-    return "".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in values.items())
+    return "".join(f'<input type="hidden" name="{e(k)}" value="{e(v)}">' for k, v in values.items())
 
 
 def error_page(message: str, status: int = 400) -> HTMLResponse:
@@ -114,11 +104,11 @@ def error_page(message: str, status: int = 400) -> HTMLResponse:
 
 def signin_page(app: oauth.Application, csrf: str, query: str, *, error: str = "", phone: str = "",
                 status: int = 200) -> HTMLResponse:
-    body = f"""<h1>Sign in to authorize {_e(app.name)}</h1>
+    body = f"""<h1>Sign in to authorize {e(app.name)}</h1>
 {_error_html(error)}
 <form method="post" action="signin/phone">{_hidden(csrf, query)}
 <label for="phone">Your phone number (with its country code)</label>
-<input type="tel" id="phone" name="phone" value="{_e(phone)}" placeholder="+14155550100" autocomplete="tel" required>
+<input type="tel" id="phone" name="phone" value="{e(phone)}" placeholder="+14155550100" autocomplete="tel" required>
 <button type="submit">Text me a code</button></form>
 <form method="post" action="signin/token">{_hidden(csrf, query)}
 <label for="auth_token">or a townhall app session token</label>
@@ -129,9 +119,9 @@ def signin_page(app: oauth.Application, csrf: str, query: str, *, error: str = "
 
 def code_page(app: oauth.Application, csrf: str, query: str, phone: str, *, error: str = "",
               status: int = 200) -> HTMLResponse:
-    body = f"""<h1>Sign in to authorize {_e(app.name)}</h1>
+    body = f"""<h1>Sign in to authorize {e(app.name)}</h1>
 {_error_html(error)}
-<p>We texted a code to {_e(phone)}.</p>
+<p>We texted a code to {e(phone)}.</p>
 <form method="post" action="signin/code">{_hidden(csrf, query, phone=phone)}
 <label for="code">Code</label>
 <input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required autofocus>
@@ -143,10 +133,10 @@ def code_page(app: oauth.Application, csrf: str, query: str, phone: str, *, erro
 
 def approve_page(request: oauth.AuthorizationRequest, member: str, csrf: str, query: str) -> HTMLResponse:
     app = request.application
-    body = f"""<h1>Authorize {_e(app.name)}?</h1>
-<p><strong>{_e(app.name)}</strong> wants to use your townhall experts account ({_e(member)}): read your
+    body = f"""<h1>Authorize {e(app.name)}?</h1>
+<p><strong>{e(app.name)}</strong> wants to use your townhall experts account ({e(member)}): read your
 profile and act for you on the experts API.</p>
-<p class="muted">You will be sent back to {_e(request.redirect_uri)}</p>
+<p class="muted">You will be sent back to {e(request.redirect_uri)}</p>
 <form method="post" action="approve">{_hidden(csrf, query)}
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny">Deny</button></form>

@@ -6,19 +6,36 @@ the second with a Z."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from townhall.api.experts.http import clarity_time as time
 from townhall.core.experts.members import Member, Stats, timezone_now
 from townhall.core.experts.messages import Conversation, DirectMessage
 from townhall.core.experts.organizations import Organization
 
+# First path segments under /experts that are the API's, never a member's page: a member whose screen
+# name is one of them has their page at /experts/<id>.
+RESERVED_PAGE_NAMES = frozenset({"v1", "oauth", "docs", "openapi.json", "redoc", "organizations"})
+
 
 def dollars(cents: int) -> float:
     return cents / 100
 
 
+def member_path(member: Member) -> str:
+    """The member's public page under /experts (``routes_pages``): their screen name, or their id."""
+    name = member.screen_name
+    if not name or name.lower() in RESERVED_PAGE_NAMES:
+        return str(member.id)
+    return quote(name, safe="")
+
+
 def member_url(base_url: str, member: Member) -> str:
-    return f"{base_url}/experts/{member.screen_name or member.id}"
+    return f"{base_url}/experts/{member_path(member)}"
+
+
+def organization_url(base_url: str, organization_id: int) -> str:
+    return f"{base_url}/experts/organizations/{organization_id}"
 
 
 def brief_member(member: Member, base_url: str) -> dict[str, Any]:
@@ -85,7 +102,7 @@ def organization(org: Organization, base_url: str) -> dict[str, Any]:
         "description": club.description,
         "featured": org.featured,
         "free_calls": org.free_calls,
-        "clarity_url": f"{base_url}/experts/organizations/{club.id}",
+        "clarity_url": organization_url(base_url, club.id),
         "image_url": club.photo_url,
     }
 

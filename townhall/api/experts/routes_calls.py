@@ -18,7 +18,7 @@ Member = Annotated[int, Depends(current_member)]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE, description="page size (newest first)")]
 Offset = Annotated[int, Query(ge=0, description="how many to skip")]
 
-CALL_FIELDS = ("created_at, canceled_by, duration (seconds both parties were connected, once completed), "
+CALL_FIELDS = ("created_at, canceled_by, duration (seconds both parties were in the call, once completed), "
                "expert_id, expires_at, hourly_rate (the expert's rate, frozen when the call was requested), id, "
                "reason, seeker_id, status, updated_at")
 CONNECTION_DOC = (
@@ -28,8 +28,11 @@ CONNECTION_DOC = (
     "&display=..&token=..` or `livekit:<server>?access_token=..`). Each party is also dialled on their event "
     "topic (`call.dial` with the same URL) and by a push notification. The status moves on as the parties "
     "really join and leave: dialing_seeker → seeker_answered (the seeker joined) → dialing_expert → "
-    "expert_answered (both in) → call_completed (one left); a dialled party that does not join within the "
-    "dial timeout ends the call as seeker_unavailable or expert_unavailable."
+    "expert_answered (both in) → call_completed (one hung up); a dialled party that does not join within the "
+    "dial timeout ends the call as seeker_unavailable or expert_unavailable. A party whose connection drops "
+    "(with Janus every leave counts as a drop) may rejoin (GET /v1/calls/{id} still answers their "
+    "`connection`) within the reconnect grace (`experts.reconnect_grace`, 30 s by default) and the call goes on; "
+    "otherwise it completes as of the moment they left. `duration` counts only the seconds both parties were in the call."
 )
 
 

@@ -1,5 +1,5 @@
-"""Experts surface routes: members (Clarity ``/v1/me``, ``/v1/members``) and the member's expert
-settings."""
+"""Experts surface routes: members (Clarity ``/v1/me``, ``/v1/members``; ``/1/members/current`` for
+omniauth-clarity) and the member's expert settings."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from townhall.api.experts.http import container_of, current_member, json_respons
 from townhall.core.experts import members
 
 router = APIRouter(tags=["members"])
+# Clarity's first API version, mounted without the /v1 prefix: omniauth-clarity (the Ruby OAuth client)
+# reads the signed-in member at GET /1/members/current after the token exchange.
+v1_compat_router = APIRouter(tags=["members"])
 
 Me = Annotated[int, Depends(current_member)]
 
@@ -47,6 +50,9 @@ def _full(request: Request, found: tuple[members.Member, members.Stats]) -> Resp
 
 
 @router.get("/me", summary="The current member", description=MEMBER_DOC)
+@v1_compat_router.get("/1/members/current", summary="The current member (as GET /v1/me)",
+                      description="For omniauth-clarity, which reads the member here after the token exchange. "
+                                  + MEMBER_DOC)
 async def get_me(request: Request, me: Me) -> Response:
     async with container_of(request).read() as conn:
         return _full(request, await members.profile_of(conn, me, viewer_id=me))

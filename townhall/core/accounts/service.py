@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from townhall.core.errors import Invalid, NotFound
 from townhall.core.events import user_topic
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
+from townhall.db.sql import insert_ignoring_conflicts
 
 CHAT = "chat"
 MAX_ID_LENGTH = 255
@@ -290,3 +292,20 @@ def chat_user_filter(column: Any) -> Callable[[str, Any], Any]:
         raise Invalid("invalid_filter", f"a user id field does not support {op}")
 
     return clause
+
+
+async def do_ensure_chat_id(uow: UnitOfWork, user_id: int) -> str:
+    """The user's chat id, given one now if they have none (a surface that puts its users in chat
+    itself, as the experts surface's direct messages do): their user id in digits, which is what chat
+    already calls a user without an identity, unless another user holds that chat id; then
+    ``member-<user id>``, and if even that is taken ``member-<user id>-<random hex>``. The unique
+    (kind, value) of identities makes a clash impossible."""
+    mine = select(identities.c.value).where(identities.c.user_id == user_id, identities.c.kind == CHAT)
+    for candidate in (str(user_id), f"member-{user_id}", f"member-{user_id}-{secrets.token_hex(4)}"):
+        if (found := (await uow.conn.execute(mine)).scalar()) is not None:
+            return str(found)
+        await uow.conn.execute(insert_ignoring_conflicts(uow.conn, identities).values(
+            user_id=user_id, kind=CHAT, value=candidate))
+    if (found := (await uow.conn.execute(mine)).scalar()) is None:  # three clashes in a row: practically never
+        raise Invalid("chat_id_unavailable", "No chat id could be given to this user; try again.")
+    return str(found)

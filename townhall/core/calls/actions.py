@@ -5,7 +5,8 @@ Contract used by ``townhall.jobs.live``:
 - ``CALL_ROOM_PREFIX``: media room names of calls start with it (``call-<id>``);
 - ``access_checks(read)``: (may_join, may_publish) for call media rooms;
 - ``media_event_handler(container)``: a ``MediaBackend.on_event`` callback driving call status;
-- ``tick(container)``: the periodic job (dial timeouts, expiry at ``expires_at``, push retries).
+- ``tick(container)``: the periodic job (dial timeouts, expiry at ``expires_at``, reconnect graces
+  run out, push retries).
 
 Connecting: the media room is made and the parties' credentials obtained first, the call row moves
 to ``dialing_seeker`` only then (a media failure leaves the call pending; a failed write destroys
@@ -206,7 +207,8 @@ async def on_media_event(container: Runtime, event: MediaEvent, *, at: datetime 
     if call_id is None or not str(event.user_id).isdigit():
         return
     async with container.uow() as unit:
-        outcome = await service.do_media_event(unit, event.kind, call_id, int(event.user_id), at=at)
+        outcome = await service.do_media_event(unit, event.kind, call_id, int(event.user_id), voluntary=event.voluntary,
+                                               reconnect_grace=container.settings.experts.reconnect_grace, at=at)
     if outcome is None:
         return
     if outcome.ended:
@@ -225,11 +227,12 @@ async def live_rooms(container: Runtime) -> list[str]:
 
 
 async def tick(container: Runtime, *, at: datetime | None = None) -> list[Call]:
-    """Expiry and dial timeouts (``service.do_tick``), their media rooms destroyed; the live calls'
+    """Expiry, dial timeouts and reconnect graces run out (``service.do_tick``), their media rooms destroyed; the live calls'
     presence checked against the media server (``sweep``); then the push notifications still due.
     Answers the calls that ended."""
     async with container.uow() as unit:
-        ended = await service.do_tick(unit, container.settings.experts.dial_timeout, at=at)
+        ended = await service.do_tick(unit, container.settings.experts.dial_timeout,
+                                      container.settings.experts.reconnect_grace, at=at)
     for call in ended:
         await _destroy(container, call)
     await sweep(container, at=at)
@@ -240,7 +243,8 @@ async def tick(container: Runtime, *, at: datetime | None = None) -> list[Call]:
 async def sweep(container: Runtime, *, at: datetime | None = None) -> None:
     """The backstop of the media events: a join or leave the calls core missed (the process that
     followed the room restarted, an event was lost) is found by asking the media server who is in each
-    live call's room, and handled as the event would have been (a call whose party left completes).
+    live call's room, and handled as the event would have been; a party found gone counts as dropped
+    out (the reconnect grace runs from now, unless they are back by the next sweep).
     Skipped on the null backend, which only knows the simulated clients of its own process."""
     if container.media.name == "null":
         return
@@ -257,7 +261,7 @@ async def sweep(container: Runtime, *, at: datetime | None = None) -> None:
             is_in = str(user_id) in present
             if is_in != was_in:
                 kind = "joined" if is_in else "left"
-                await on_media_event(container, MediaEvent(kind, call.room, str(user_id)), at=at)
+                await on_media_event(container, MediaEvent(kind, call.room, str(user_id), voluntary=False), at=at)
 
 
 async def deliver_notifications(container: Runtime, *, at: datetime | None = None) -> int:

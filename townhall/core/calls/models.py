@@ -54,6 +54,10 @@ class Call:
     ended_at: datetime | None
     seeker_present: bool
     expert_present: bool
+    seeker_left_at: datetime | None = None  # dropped out of an answered call (the reconnect grace runs)
+    expert_left_at: datetime | None = None
+    together_since: datetime | None = None  # both in the room since (answered calls)
+    together_ms: int = 0  # milliseconds both were in the room before ``together_since``
 
     @property
     def room(self) -> str:
@@ -62,6 +66,11 @@ class Call:
     @property
     def is_live(self) -> bool:
         return self.status in LIVE
+
+    @property
+    def first_left_at(self) -> datetime | None:
+        """Since when a party of an answered call has been away (the earlier drop when both are)."""
+        return min((t for t in (self.seeker_left_at, self.expert_left_at) if t is not None), default=None)
 
     def role_of(self, user_id: int) -> str | None:
         """seeker, expert, or None for anyone else."""

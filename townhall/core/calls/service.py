@@ -7,15 +7,19 @@ The state machine (one place, every transition here):
     dialing_seeker --the seeker joins--> seeker_answered      then the expert is dialled:
     seeker_answered --dial--> dialing_expert
     seeker_answered | dialing_expert --the expert joins (the seeker in)--> expert_answered
-    expert_answered --either leaves--> call_completed         duration, billing record
+    expert_answered --either hangs up (a voluntary leave)--> call_completed      duration, billing record
+    expert_answered --either drops out and is not back within reconnect_grace--> call_completed
+                                                              as of the drop (the periodic job)
     dialing_* | seeker_answered --dial_timeout without the dialled party--> seeker_ or expert_unavailable
     pending | dialing_* | seeker_answered --a party cancels--> canceled (canceled_by)
     pending --past expires_at--> canceled (canceled_by null: nobody canceled it, it expired)
 
 Presence (``seeker_present``, ``expert_present``) follows the media server's joins and leaves in any
 order: an expert who joins before the seeker answered waits in the room, and the call is answered
-as soon as both are in. Media work (rooms, credentials) is never done here: ``actions`` does it
-around these units of work.
+as soon as both are in. A party of an answered call who drops out (a leave the media server does not
+know to be on purpose: Janus never does) may rejoin within ``reconnect_grace`` seconds and the call
+goes on; its ``duration`` counts only the time both were in the room. Media work (rooms, credentials)
+is never done here: ``actions`` does it around these units of work.
 """
 
 from __future__ import annotations
@@ -154,7 +158,9 @@ def _call(row: RowMapping) -> Call:
         duration=row["duration"], expires_at=row["expires_at"], connected_at=row["connected_at"],
         created_at=row["created_at"], updated_at=row["updated_at"], dialed_at=row["dialed_at"],
         answered_at=row["answered_at"], ended_at=row["ended_at"], seeker_present=bool(row["seeker_present"]),
-        expert_present=bool(row["expert_present"]),
+        expert_present=bool(row["expert_present"]), seeker_left_at=row["seeker_left_at"],
+        expert_left_at=row["expert_left_at"], together_since=row["together_since"],
+        together_ms=row["together_ms"] or 0,
     )
 
 
@@ -367,15 +373,35 @@ class MediaOutcome:
     ended: bool  # the call just ended: destroy its media room
 
 
-async def do_media_event(uow: UnitOfWork, kind: str, call_id: int, user_id: int, *,
-                         at: datetime | None = None) -> MediaOutcome | None:
+def grace_over(call: Call, reconnect_grace: float, at: datetime) -> datetime | None:
+    """When an answered call ended because a party stayed away longer than ``reconnect_grace``
+    seconds: the moment they left (None while nobody did, or the grace still runs)."""
+    gone = call.first_left_at if call.status == EXPERT_ANSWERED else None
+    if gone is None or gone > at - timedelta(seconds=reconnect_grace):
+        return None
+    return gone
+
+
+def _together_ms(call: Call, at: datetime) -> int:
+    """Milliseconds both parties were in the room, up to ``at``."""
+    ms = call.together_ms
+    if call.together_since is not None:
+        ms += max(round((at - call.together_since) / timedelta(milliseconds=1)), 0)
+    return ms
+
+
+async def do_media_event(uow: UnitOfWork, kind: str, call_id: int, user_id: int, *, voluntary: bool = False,
+                         reconnect_grace: float = 0, at: datetime | None = None) -> MediaOutcome | None:
     """A party joined or left the call's media room (see the module's state machine). Events about
-    other users, unknown or finished calls, or repeated ones change nothing (None)."""
+    other users, unknown or finished calls, or repeated ones change nothing (None). A join that
+    comes after the reconnect grace ran out finds the call completed as of the leave."""
     at = at or now()
     call = await get_call(uow.conn, call_id, lock=True)
     role = call.role_of(user_id) if call is not None else None
     if call is None or role is None or not call.is_live:
         return None
+    if (gone := grace_over(call, reconnect_grace, at)) is not None:
+        return MediaOutcome(await _complete(uow, call, gone, at), dial_expert=False, ended=True)
     here = kind == "joined"
     seeker = here if role == SEEKER else call.seeker_present
     expert = here if role == EXPERT else call.expert_present
@@ -385,26 +411,32 @@ async def do_media_event(uow: UnitOfWork, kind: str, call_id: int, user_id: int,
     if here and role == SEEKER and call.status == DIALING_SEEKER:
         # announced on its own, so the walk is visible; the expert's dial starts now
         call = await _set(uow, call, at, status=SEEKER_ANSWERED, dialed_at=at)
-    ended = False
     if here and seeker and expert and call.status in (SEEKER_ANSWERED, DIALING_EXPERT):
-        values.update(status=EXPERT_ANSWERED, answered_at=at)
-    elif not here and call.status == EXPERT_ANSWERED:
-        values.update(status=COMPLETED, **await _complete(uow, call, at))
-        ended = True
+        values.update(status=EXPERT_ANSWERED, answered_at=at, together_since=at, together_ms=0)
+    elif call.status == EXPERT_ANSWERED:
+        if not here and (voluntary or reconnect_grace <= 0):  # hung up: the call is over
+            return MediaOutcome(await _complete(uow, call, at, at, **values), dial_expert=False, ended=True)
+        values[f"{role}_left_at"] = None if here else at  # a drop starts the grace, a rejoin ends it
+        if here and seeker and expert:
+            values["together_since"] = at
+        elif not here and call.together_since is not None:
+            values.update(together_since=None, together_ms=_together_ms(call, at))
     changed = await _set(uow, call, at, **values)
     return MediaOutcome(changed, dial_expert=changed.status == SEEKER_ANSWERED and not changed.expert_present,
-                        ended=ended)
+                        ended=False)
 
 
-async def _complete(uow: UnitOfWork, call: Call, at: datetime) -> dict[str, Any]:
-    """The end of a connected call: its duration, and its billing record (once per call)."""
-    assert call.answered_at is not None
-    seconds = math.ceil((at - call.answered_at).total_seconds())
+async def _complete(uow: UnitOfWork, call: Call, ended_at: datetime, at: datetime, **values: Any) -> Call:
+    """The end of an answered call at ``ended_at`` (written at ``at``): its duration, the seconds both
+    parties were together, rounded up, and its billing record (once per call)."""
+    seconds = math.ceil(_together_ms(call, ended_at) / 1000)
     minutes, amount = charge(call.hourly_rate_cents, seconds)
     await uow.conn.execute(insert_ignoring_conflicts(uow.conn, call_billing_records).values(
-        call_id=call.id, payer_id=call.seeker_id, payee_id=call.expert_id, hourly_rate_cents=call.hourly_rate_cents,
-        billed_seconds=seconds, billed_minutes=minutes, amount_cents=amount, created_at=at))
-    return {"duration": seconds, "ended_at": at}
+        call_id=call.id, payer_id=call.seeker_id, payee_id=call.expert_id,
+        hourly_rate_cents=call.hourly_rate_cents, billed_seconds=seconds, billed_minutes=minutes,
+        amount_cents=amount, created_at=ended_at))
+    return await _set(uow, call, at, **values, status=COMPLETED, duration=seconds, ended_at=ended_at,
+                      together_ms=_together_ms(call, ended_at), together_since=None)
 
 
 # -- cancel, expiry, dial timeouts
@@ -422,10 +454,13 @@ async def do_cancel(uow: UnitOfWork, user_id: int, call_id: Any, *, at: datetime
     return await _set(uow, call, at, status=CANCELED, canceled_by=user_id, ended_at=at), had_room
 
 
-async def do_tick(uow: UnitOfWork, dial_timeout: float, *, at: datetime | None = None) -> list[Call]:
+async def do_tick(uow: UnitOfWork, dial_timeout: float, reconnect_grace: float, *,
+                  at: datetime | None = None) -> list[Call]:
     """The periodic job: pending requests past ``expires_at`` are canceled (``canceled_by`` null);
     a call whose dialled party did not join within ``dial_timeout`` seconds ends as
-    ``seeker_unavailable`` or ``expert_unavailable``. Answers the calls ended whose media room is to go."""
+    ``seeker_unavailable`` or ``expert_unavailable``; an answered call a party dropped out of more
+    than ``reconnect_grace`` seconds ago is completed as of that moment. Answers the calls ended whose
+    media room is to go."""
     at = at or now()
     c = expert_calls.c
     expired = (await uow.conn.execute(select(expert_calls).where(c.status == PENDING, c.expires_at <= at)
@@ -442,6 +477,14 @@ async def do_tick(uow: UnitOfWork, dial_timeout: float, *, at: datetime | None =
         else:
             status = EXPERT_UNAVAILABLE
         ended.append(await _set(uow, call, at, status=status, ended_at=at))
+    since = at - timedelta(seconds=reconnect_grace)
+    dropped = (await uow.conn.execute(select(expert_calls).where(
+        c.status == EXPERT_ANSWERED, or_(c.seeker_left_at <= since, c.expert_left_at <= since))
+        .with_for_update())).mappings()
+    for call in [_call(r) for r in dropped.all()]:
+        gone = grace_over(call, reconnect_grace, at)
+        assert gone is not None
+        ended.append(await _complete(uow, call, gone, at))
     return ended
 
 

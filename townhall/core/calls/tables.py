@@ -20,7 +20,7 @@ expert_calls = Table(
     Column("hourly_rate_cents", Integer, nullable=False),
     Column("status", String(32), nullable=False),
     Column("canceled_by", BigId, ForeignKey("users.id", ondelete="SET NULL")),
-    Column("duration", Integer),  # seconds both parties were connected, once completed
+    Column("duration", Integer),  # seconds both parties were connected (together_ms rounded up), once completed
     Column("expires_at", UTCDateTime, nullable=False),
     Column("connected_at", UTCDateTime),  # when the expert connected it (response time)
     Column("created_at", UTCDateTime, nullable=False),
@@ -32,6 +32,13 @@ expert_calls = Table(
     Column("ended_at", UTCDateTime),
     Column("seeker_present", Boolean, nullable=False, default=False),  # in the media room now
     Column("expert_present", Boolean, nullable=False, default=False),
+    # Reconnect grace of an answered call: when each party dropped out (a leave that was not on
+    # purpose; null while in the room), when both were last in together (null while one is away),
+    # and the milliseconds they were together before that.
+    Column("seeker_left_at", UTCDateTime),
+    Column("expert_left_at", UTCDateTime),
+    Column("together_since", UTCDateTime),
+    Column("together_ms", Integer),
     Index("ix_expert_calls_seeker_id_status", "seeker_id", "status"),
     Index("ix_expert_calls_expert_id_status", "expert_id", "status"),
     Index("ix_expert_calls_status_expires_at", "status", "expires_at"),

@@ -187,6 +187,23 @@ async def member_ids(conn: Connection, club_id: int, limit: int = 50) -> list[in
         community_members.c.created_at, community_members.c.user_id).limit(limit))).scalars())
 
 
+async def member_ids_of_clubs(conn: Connection, club_ids: Iterable[int], limit: int = 50) -> dict[int, list[int]]:
+    """``member_ids`` of several clubs in one query: each club's first ``limit`` members, oldest
+    membership first (every club asked for is in the answer, with [] when it has none)."""
+    wanted = list({int(i) for i in club_ids})
+    if not wanted:
+        return {}
+    m = community_members.c
+    rank = func.row_number().over(partition_by=m.community_id, order_by=(m.created_at, m.user_id)).label("rank")
+    ranked = select(m.community_id, m.user_id, rank).where(m.community_id.in_(wanted)).subquery()
+    rows = await conn.execute(select(ranked.c.community_id, ranked.c.user_id).where(ranked.c.rank <= limit)
+                              .order_by(ranked.c.community_id, ranked.c.rank))
+    found: dict[int, list[int]] = {club_id: [] for club_id in wanted}
+    for row in rows:
+        found[row.community_id].append(row.user_id)
+    return found
+
+
 async def clubs_of_user(conn: Connection, user_id: int, *, limit: int = MAX_LIST) -> list[Club]:
     """The clubs a user is a member of (admins first, then oldest membership first), at most ``limit``."""
     return await clubs_for_user(conn, user_id, limit=limit)

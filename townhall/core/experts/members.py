@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, exists, extract, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from townhall.core.accounts.profiles import user_id_by_username
@@ -40,7 +40,7 @@ from townhall.core.experts.tables import expert_profiles
 from townhall.core.fields import MAX_ID
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
-from townhall.db.sql import insert_ignoring_conflicts
+from townhall.db.sql import insert_ignoring_conflicts, seconds_between
 
 MAX_HOURLY_RATE = Decimal("10000.00")
 MAX_EXPERTISE = 5000
@@ -183,18 +183,11 @@ async def find_member_id(conn: Connection, *, ref: Any = None, twitter: Any = No
     return int(found)
 
 
-def _seconds_between(conn: Connection, start: Any, end: Any) -> Any:
-    """SQL: the seconds from ``start`` to ``end`` (two timestamps) on this database."""
-    if conn.dialect.name == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return extract("epoch", end - start)
-
-
 async def stats_of(conn: Connection, member: Member) -> Stats:
     """The member's statistics as an expert, from their completed calls."""
     calls = expert_calls.c
     count, duration, response = (await conn.execute(select(
-        func.count(), func.avg(calls.duration), func.avg(_seconds_between(conn, calls.created_at, calls.connected_at)),
+        func.count(), func.avg(calls.duration), func.avg(seconds_between(conn, calls.created_at, calls.connected_at)),
     ).where(calls.expert_id == member.id, calls.status == COMPLETED))).one()
     earned = 0
     if member.charity_name:

@@ -6,10 +6,7 @@ is the chat core's; this module only finds the channel and reads it the way the 
 shows it.
 
 Chat names users by string ids (``chat`` identities). A member who has none gets one when they
-first send or receive a direct message (``do_ensure_chat_id``): their user id in digits, which is
-what chat already calls a user without an identity, unless another user holds that chat id; then
-``member-<user id>``, and if even that is taken ``member-<user id>-<random hex>``. The unique
-(kind, value) of identities makes a clash impossible.
+first send or receive a direct message (the accounts core's ``do_ensure_chat_id``).
 
 Members who blocked one another (the social graph's blocks) cannot start or continue a direct
 conversation here.
@@ -20,13 +17,12 @@ read mark is at or after it). Reading a conversation marks it read, for chat too
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
-from townhall.core.accounts.service import CHAT, get_user
+from townhall.core.accounts.service import CHAT, do_ensure_chat_id, get_user
 from townhall.core.accounts.tables import identities
 from townhall.core.chat import channels, messages, reads
 from townhall.core.chat.channels import Page, StateOptions, distinct_id
@@ -38,7 +34,6 @@ from townhall.core.experts.members import access_member
 from townhall.core.social.graph import is_blocked_between
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
-from townhall.db.sql import insert_ignoring_conflicts
 
 CHANNEL_TYPE = "messaging"
 HISTORY = 50  # messages a conversation shows, newest first
@@ -67,20 +62,6 @@ async def chat_ids(conn: Connection, user_ids: list[int]) -> dict[int, str]:
     rows = await conn.execute(select(identities.c.user_id, identities.c.value).where(
         identities.c.kind == CHAT, identities.c.user_id.in_(user_ids)))
     return {r.user_id: r.value for r in rows}
-
-
-async def do_ensure_chat_id(uow: UnitOfWork, user_id: int) -> str:
-    """The member's chat id, given one now if they have none (see the module's docstring)."""
-    for candidate in (str(user_id), f"member-{user_id}", f"member-{user_id}-{secrets.token_hex(4)}"):
-        found = await chat_ids(uow.conn, [user_id])
-        if user_id in found:
-            return found[user_id]
-        await uow.conn.execute(insert_ignoring_conflicts(uow.conn, identities).values(
-            user_id=user_id, kind=CHAT, value=candidate))
-    found = await chat_ids(uow.conn, [user_id])
-    if user_id not in found:  # three clashes in a row: practically impossible
-        raise Invalid("chat_id_unavailable", "No chat id could be given to this member; try again.")
-    return found[user_id]
 
 
 def _cid(a: str, b: str) -> str:

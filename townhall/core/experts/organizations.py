@@ -25,10 +25,9 @@ class Organization:
 async def organizations_of(conn: Connection, user_id: int) -> list[tuple[Organization, list[int]]]:
     """The organizations ``user_id`` belongs to (at most communities.MAX_LIST, admins' first),
     each with its member ids (at most MAX_MEMBER_IDS, oldest membership first)."""
-    out = []
-    for club in await communities.clubs_of_user(conn, user_id):
-        out.append((Organization(club), await communities.member_ids(conn, club.id, limit=MAX_MEMBER_IDS)))
-    return out
+    clubs = await communities.clubs_of_user(conn, user_id)
+    ids = await communities.member_ids_of_clubs(conn, [club.id for club in clubs], limit=MAX_MEMBER_IDS)
+    return [(Organization(club), ids[club.id]) for club in clubs]
 
 
 async def access_organization(conn: Connection, viewer_id: int, organization_id: int) -> Organization:
