@@ -19,7 +19,7 @@ from townhall.core.rooms import service as rooms
 from townhall.core.rooms.models import Room
 from townhall.core.rooms.tables import room_participants
 from townhall.core.rooms.tables import rooms as rooms_table
-from townhall.jobs.live import live_runtime, watch_live_rooms
+from townhall.jobs.live import MIN_CALLS_TICK, calls_tick, live_runtime, watch_live_rooms
 from townhall.media import MediaRoom, MediaRoomNotFound, MediaUnavailable, NullMediaBackend
 
 
@@ -121,3 +121,9 @@ async def test_the_runtime_watches_live_rooms_in_the_background_and_again_while_
                 await asyncio.sleep(0.02)
     assert {room.code for room in made} <= set(media.watched)
     assert media.down == 0
+
+
+def test_the_calls_timers_run_about_twice_per_grace_and_dial_timeout(container: Container) -> None:
+    experts = container.settings.experts
+    assert calls_tick(container, 60.0) == max(MIN_CALLS_TICK, min(experts.dial_timeout, experts.reconnect_grace) / 2)
+    assert calls_tick(container, 0.05) == 0.05  # a test's fast tick is kept

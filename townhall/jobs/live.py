@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK = 60.0  # seconds between runs of the periodic jobs
+MIN_CALLS_TICK = 5.0
 WATCH_CONCURRENCY = 8  # media rooms watched at once at start (each is a few media server requests)
 WATCH_PAGE = 500  # live rooms read per query at start
 WATCH_RETRY, WATCH_RETRY_MAX = 5.0, 120.0  # seconds before watching again while the media server is down
@@ -125,6 +126,15 @@ async def watch_live_rooms(container: Container, *, concurrency: int = WATCH_CON
     return count + len(calls), unreachable + done.count(False)
 
 
+def calls_tick(container: Container, tick: float) -> float:
+    """Seconds between runs of the calls' timers: often enough that a dial timeout or a reconnect
+    grace ends within about half its length of when it ran out (never more often than every
+    MIN_CALLS_TICK seconds: each run asks the media server about every live call)."""
+    experts = container.settings.experts
+    shortest = min(t for t in (experts.dial_timeout, experts.reconnect_grace, tick) if t > 0)
+    return min(tick, max(MIN_CALLS_TICK, shortest / 2))
+
+
 @asynccontextmanager
 async def live_runtime(container: Container, *, tick: float = TICK) -> AsyncIterator[None]:
     media = container.media
@@ -142,7 +152,7 @@ async def live_runtime(container: Container, *, tick: float = TICK) -> AsyncIter
         asyncio.create_task(_watch_at_start(container), name="watch-live-rooms"),
         asyncio.create_task(_every(tick, "rooms-expiry", lambda: room_actions.expire(container.uow, media)),
                             name="rooms-expiry"),
-        asyncio.create_task(_every(tick, "calls-timers", lambda: call_actions.tick(container)),
+        asyncio.create_task(_every(calls_tick(container, tick), "calls-timers", lambda: call_actions.tick(container)),
                             name="calls-timers"),
     ]
     try:
