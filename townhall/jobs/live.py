@@ -145,7 +145,7 @@ async def live_runtime(container: Container, *, tick: float = TICK) -> AsyncIter
     access.route(call_actions.CALL_ROOM_PREFIX, may_join=may_join, may_publish=may_publish)
     may_join, may_publish = access.checks()
     media.set_access(may_join=may_join, may_publish=may_publish)
-    media.on_event(room_actions.media_event_handler(container.uow))
+    media.on_event(room_actions.media_event_handler(container.uow, media))
     media.on_event(call_actions.media_event_handler(container))
 
     jobs = [

@@ -20,7 +20,7 @@ from typing import Any
 
 from townhall.core.clock import now
 from townhall.core.errors import DomainError
-from townhall.core.rooms import service
+from townhall.core.rooms import service, voice
 from townhall.core.rooms.models import IN_ROOM, LISTENER, Joined, Participant, Room
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
@@ -202,13 +202,137 @@ def access_checks(read: ReadFactory) -> tuple[AccessCheck, AccessCheck]:
     return may_join, may_publish
 
 
-def media_event_handler(uow: UowFactory) -> Callable[[Any], Any]:
-    """A ``MediaBackend.on_event`` callback recording joins and leaves as presence."""
+def media_event_handler(uow: UowFactory, media: MediaBackend | None = None) -> Callable[[Any], Any]:
+    """A ``MediaBackend.on_event`` callback recording joins and leaves as presence (with ``media``,
+    the media rooms of the rooms an event ended are destroyed after commit)."""
 
     async def handle(event: Any) -> None:
         if not str(event.user_id).isdigit():
             return
         async with uow() as unit:
-            await service.do_media_event(unit, event.kind, event.room_id, int(event.user_id))
+            ended = await service.do_media_event(unit, event.kind, event.room_id, int(event.user_id),
+                                                 voluntary=bool(getattr(event, "voluntary", False)))
+        if media is not None:
+            await _destroy(media, ended)
 
     return handle
+
+
+# -- voice rooms (the Community Voice Chat API)
+
+
+async def _new_media_room(media: MediaBackend) -> voice.MediaRoomMade:
+    code = service.new_code()
+    try:
+        made = await media.create_room(code)
+    except MediaError as exc:
+        raise MediaFailed() from exc
+    return voice.MediaRoomMade(code=code, backend=made.backend, media_room=made.media_room)
+
+
+async def enter_community(uow: UowFactory, media: MediaBackend, community_id: Any, address: Any, *,
+                          creating: bool, caller_role: str | None, profile: Any, trust_caller: bool,
+                          at: datetime | None = None) -> Entered:
+    """Community voice chat credentials (``create`` or ``join``): the room and its media room are
+    made when the community has no live chat; the media room made for a chat another request
+    stored first is destroyed again."""
+    async with uow() as unit:
+        entry = await voice.check_enter_community(unit.conn, community_id, address, creating=creating,
+                                                  caller_role=caller_role, profile=profile,
+                                                  trust_caller=trust_caller)
+    made = None if entry.room is not None else await _new_media_room(media)
+    try:
+        try:
+            async with uow() as unit:
+                outcome = await voice.do_enter_community(unit, entry, made=made, at=at)
+        except voice.RoomGone:  # the chat ended between the check and now: make a new one
+            made = await _new_media_room(media)
+            async with uow() as unit:
+                outcome = await voice.do_enter_community(unit, entry, made=made, at=at)
+    except BaseException:
+        if made is not None:
+            await _best_effort(f"destroy_room {made.code}", media.destroy_room(made.code))
+        raise
+    if made is not None and not outcome.made_room:
+        await _best_effort(f"destroy_room {made.code}", media.destroy_room(made.code))
+    await _destroy(media, outcome.ended_elsewhere)
+    return await _enter(uow, media, Joined(room=outcome.room, participant=outcome.participant,
+                                           is_new=outcome.is_new))
+
+
+async def request_to_speak(uow: UowFactory, community_id: Any, address: Any, raise_hand: bool) -> Room:
+    async with uow() as unit:
+        if raise_hand:
+            return await voice.do_request_to_speak(unit, community_id, address)
+        return await voice.do_reject_speak_request(unit, community_id, address)
+
+
+async def set_speaker(uow: UowFactory, media: MediaBackend, community_id: Any, address: Any, speaker: bool) -> Room:
+    async with uow() as unit:
+        room, part, changed = await voice.do_set_speaker(unit, community_id, address, speaker)
+    if changed:
+        await _best_effort("set_publish", media.set_publish(room.code, str(part.user_id),
+                                                            part.is_speaker and not part.muted))
+    return room
+
+
+async def set_voice_muted(uow: UowFactory, media: MediaBackend, community_id: Any, address: Any,
+                          muted: bool) -> Room:
+    async with uow() as unit:
+        room, part = await voice.do_set_muted(unit, community_id, address, muted)
+    if part.is_speaker:
+        await _best_effort("set_publish", media.set_publish(room.code, str(part.user_id), not muted))
+    return room
+
+
+async def kick(uow: UowFactory, media: MediaBackend, community_id: Any, address: Any) -> Room:
+    async with uow() as unit:
+        room, user_id, ended = await voice.do_kick(unit, community_id, address)
+    if ended:
+        await _destroy(media, [room])
+    else:
+        await _best_effort("kick", media.kick(room.code, str(user_id)))
+    return room
+
+
+async def end_community(uow: UowFactory, media: MediaBackend, community_id: Any, address: Any, *,
+                        trust_caller: bool) -> Room | None:
+    async with uow() as unit:
+        room = await voice.do_end_community(unit, community_id, address, trust_caller=trust_caller)
+    if room is not None:
+        await _destroy(media, [room])
+    return room
+
+
+async def create_private(uow: UowFactory, media: MediaBackend, room_id: Any, addresses: Any, *,
+                         at: datetime | None = None) -> dict[str, JoinCredentials]:
+    """A private voice chat's credentials, by address (both users may speak). If the media server
+    cannot give them, a chat made now is ended again."""
+    async with uow() as unit:
+        draft = await voice.check_create_private(unit.conn, room_id, addresses)
+    made = None if draft.room is not None else await _new_media_room(media)
+    try:
+        async with uow() as unit:
+            room, parts, made_room = await voice.do_create_private(unit, draft, made=made, at=at)
+    except BaseException:
+        if made is not None:
+            await _best_effort(f"destroy_room {made.code}", media.destroy_room(made.code))
+        raise
+    if made is not None and not made_room:
+        await _best_effort(f"destroy_room {made.code}", media.destroy_room(made.code))
+    try:
+        creds = [await _credentials(media, room, part) for part in parts]
+    except MediaError as exc:
+        if made_room:
+            async with uow() as unit:
+                await voice.do_end_private(unit, draft.room_id, draft.addresses[0])
+            await _destroy(media, [room])
+        raise MediaFailed() from exc
+    return dict(zip(draft.addresses, creds, strict=True))
+
+
+async def end_private(uow: UowFactory, media: MediaBackend, room_id: Any, address: Any) -> list[str]:
+    async with uow() as unit:
+        room, addresses = await voice.do_end_private(unit, room_id, address)
+    await _destroy(media, [room])
+    return addresses

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 OPEN, SOCIAL, PRIVATE, CLUB = "open", "social", "private", "club"
 KINDS = (OPEN, SOCIAL, PRIVATE, CLUB)
+# Voice rooms (the Community Voice Chat API): a community's voice chat, a private 1:1 voice chat.
+COMMUNITY, VOICE_PRIVATE = "community", "voice_private"
+VOICE_KINDS = (COMMUNITY, VOICE_PRIVATE)
 MODERATOR, SPEAKER, LISTENER = "moderator", "speaker", "listener"
-# participant status: JOINED and INTERRUPTED are in the room (INTERRUPTED: media dropped, grace
-# running); LEFT and REMOVED are not.
-JOINED, INTERRUPTED, LEFT, REMOVED = "joined", "interrupted", "left", "removed"
-IN_ROOM = (JOINED, INTERRUPTED)
+# participant status: JOINED, CONNECTED and INTERRUPTED are in the room; LEFT and REMOVED are not.
+# JOINED: present while seen within the presence TTL (Clubhouse pings; voice: credentials issued,
+# not connected yet); CONNECTED: the media server has them (voice rooms), present until it says
+# otherwise; INTERRUPTED: media dropped, present for the grace period.
+JOINED, CONNECTED, INTERRUPTED, LEFT, REMOVED = "joined", "connected", "interrupted", "left", "removed"
+IN_ROOM = (JOINED, CONNECTED, INTERRUPTED)
+# A voice participant's role in the community; owners and moderators moderate its voice chat.
+OWNER, COMMUNITY_MODERATOR, MEMBER, NO_ROLE = "owner", "moderator", "member", "none"
+COMMUNITY_ROLES = (OWNER, COMMUNITY_MODERATOR, MEMBER, NO_ROLE)
+MODERATING_ROLES = (OWNER, COMMUNITY_MODERATOR)
 # handraise_permission
 HANDS_EVERYONE, HANDS_FOLLOWED_BY_SPEAKERS, HANDS_CLUB_MEMBERS = 1, 2, 3
 
@@ -31,6 +41,11 @@ class Room:
     media_room: str
     ended_at: datetime | None
     created_at: datetime
+    external_id: str | None = None
+
+    @property
+    def is_voice(self) -> bool:
+        return self.kind in VOICE_KINDS
 
     @property
     def is_live(self) -> bool:
@@ -58,6 +73,8 @@ class Participant:
     joined_at: datetime
     speaker_since: datetime | None
     last_seen_at: datetime
+    community_role: str | None = None
+    profile: dict[str, Any] | None = None
 
     @property
     def in_room(self) -> bool:
@@ -69,7 +86,8 @@ class Participant:
 
     @property
     def is_moderator(self) -> bool:
-        return self.role == MODERATOR
+        """A room moderator, or (voice rooms) an owner or moderator of the community, speaking or not."""
+        return self.role == MODERATOR or self.community_role in MODERATING_ROLES
 
 
 @dataclass(frozen=True, slots=True)

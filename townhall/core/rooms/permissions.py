@@ -10,18 +10,33 @@ role and community role). Every ``check_*`` raises a ``DomainError``; ``may_*`` 
 - raise a hand: listeners in the room, when hands are enabled and the permission allows
   (1 everyone, 2 followed by a speaker, 3 club members);
 - accept a speaker invitation: a listener who was invited.
+
+Voice rooms (the Community Voice Chat API, called by a trusted service): a caller acts with a
+community role. For a community townhall knows, that is the user's role there (its creator: owner;
+an admin: moderator; a member: member; else none) unless ``trust_caller`` (settings
+``voice.trust_caller_roles``) says to take the role the caller sends, as the reference service does;
+for other communities it is the role the caller sends. Owners and moderators moderate; where roles
+are enforced (a known community, not trusting the caller), only they may start or end its voice
+chat; elsewhere ``create`` by anyone else is a plain join and anyone may end it, as in the reference.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from townhall.core.errors import Forbidden, NotFound
 from townhall.core.rooms.models import (
     CLUB,
+    COMMUNITY_MODERATOR,
     HANDS_CLUB_MEMBERS,
     HANDS_FOLLOWED_BY_SPEAKERS,
     LISTENER,
+    MEMBER,
+    MODERATING_ROLES,
     MODERATOR,
+    NO_ROLE,
     OPEN,
+    OWNER,
     PRIVATE,
     SOCIAL,
     Room,
@@ -108,3 +123,53 @@ def check_may_invite_to_room(room: Room, s: Standing) -> None:
     check_in_room(room, s)
     if room.kind in (PRIVATE, SOCIAL) and not may_moderate(room, s):
         raise Forbidden("not_moderator", "Only the room's moderators can invite people to this room.")
+
+
+# -- voice rooms
+
+
+def community_role(*, is_creator: bool, is_admin: bool, is_member: bool) -> str:
+    """What a user of a community townhall knows is to its voice chat."""
+    return OWNER if is_creator else COMMUNITY_MODERATOR if is_admin else MEMBER if is_member else NO_ROLE
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceStanding:
+    """The community role a voice caller acts with, and whether townhall enforces it."""
+
+    role: str
+    enforced: bool  # the community is townhall's and the caller's word is not taken
+
+    @property
+    def moderates(self) -> bool:
+        return self.role in MODERATING_ROLES
+
+
+def voice_standing(caller_role: str | None, known_role: str | None, *, trust_caller: bool) -> VoiceStanding:
+    """``known_role``: the user's role in a community townhall knows (None: not one of ours)."""
+    if known_role is not None and not trust_caller:
+        return VoiceStanding(role=known_role, enforced=True)
+    return VoiceStanding(role=caller_role or NO_ROLE, enforced=False)
+
+
+def may_speak_on_entry(s: VoiceStanding, *, creating: bool) -> bool:
+    """Starting a voice chat (``create``) as an owner or moderator puts the caller on stage."""
+    return creating and s.moderates
+
+
+def check_enter_voice(*, is_blocked: bool) -> None:
+    """Users blocked from the room, or banned, get no credentials."""
+    if is_blocked:
+        raise Forbidden("blocked_from_room", "This user cannot join this voice chat")
+
+
+def check_start_voice(s: VoiceStanding) -> None:
+    if s.enforced and not s.moderates:
+        raise Forbidden("not_community_moderator",
+                        "Only the community's owner and moderators can start its voice chat")
+
+
+def check_end_voice(s: VoiceStanding) -> None:
+    if s.enforced and not s.moderates:
+        raise Forbidden("not_community_moderator",
+                        "Only the community's owner and moderators can end its voice chat")

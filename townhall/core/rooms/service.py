@@ -5,9 +5,13 @@ records events; media calls happen after commit (``townhall.core.rooms.actions``
 Rules (permissions are decided in ``permissions.py``; these are the state rules):
 - a user is in at most one room: joining (or creating) one leaves the others;
 - a participant is present while JOINED and seen (join, ``active_ping``, media join) within
-  PRESENCE_TTL, or INTERRUPTED (media dropped) for less than that: the grace period;
+  PRESENCE_TTL, or INTERRUPTED (media dropped) for less than that: the grace period; in voice rooms
+  (``voice.py``) also while CONNECTED (the media server has them), however long;
+- moderators are the room's MODERATORs and, in voice rooms, the community's owners and moderators
+  (``Participant.is_moderator``, ``moderates()``);
 - a room ends when a moderator leaves and no other moderator is present, when a moderator ends it,
-  or when the expiry job finds no present moderator (everyone's grace period is over);
+  or when the expiry job finds no present moderator (everyone's grace period is over); a private
+  voice chat ends when one of its two users leaves on purpose or is gone;
 - a returning participant gets their role back, unless they were removed (then a listener); a
   user blocked from a room never comes back.
 """
@@ -52,6 +56,7 @@ from townhall.core.rooms.events import (
 )
 from townhall.core.rooms.models import (
     CLUB,
+    CONNECTED,
     HANDS_CLUB_MEMBERS,
     HANDS_EVERYONE,
     IN_ROOM,
@@ -59,12 +64,14 @@ from townhall.core.rooms.models import (
     JOINED,
     LEFT,
     LISTENER,
+    MODERATING_ROLES,
     MODERATOR,
     OPEN,
     PRIVATE,
     REMOVED,
     SOCIAL,
     SPEAKER,
+    VOICE_PRIVATE,
     Joined,
     Participant,
     Room,
@@ -143,14 +150,14 @@ def _room(r: Any) -> Room:
     return Room(id=r.id, code=r.code, kind=r.kind, topic=r.topic, club_id=r.club_id, event_id=r.event_id,
                 creator_id=r.creator_id, is_handraise_enabled=r.is_handraise_enabled,
                 handraise_permission=r.handraise_permission, media_backend=r.media_backend,
-                media_room=r.media_room, ended_at=r.ended_at, created_at=r.created_at)
+                media_room=r.media_room, ended_at=r.ended_at, created_at=r.created_at, external_id=r.external_id)
 
 
 def _participant(r: Any) -> Participant:
     return Participant(room_id=r.room_id, user_id=r.user_id, role=r.role, status=r.status,
                        hand_raised=r.hand_raised, invited_to_speak=r.invited_to_speak, muted=r.muted,
                        pubnub_token=r.pubnub_token, joined_at=r.joined_at, speaker_since=r.speaker_since,
-                       last_seen_at=r.last_seen_at)
+                       last_seen_at=r.last_seen_at, community_role=r.community_role, profile=r.profile)
 
 
 async def get_room(conn: Connection, *, code: str | None = None, room_id: int | None = None) -> Room:
@@ -330,7 +337,7 @@ async def presence(conn: Connection, room_ids: Sequence[int], *, at: datetime | 
     if not room_ids:
         return {}
     rows = (await conn.execute(select(
-        p.c.room_id, func.count(), func.count().filter(p.c.role == MODERATOR),
+        p.c.room_id, func.count(), func.count().filter(moderates()),
     ).where(p.c.room_id.in_(list(room_ids)), _present(at or now())).group_by(p.c.room_id))).all()
     out = {i: (0, 0) for i in room_ids}
     out.update({r[0]: (int(r[1]), int(r[2] or 0)) for r in rows})
@@ -367,7 +374,7 @@ async def invite(conn: Connection, invite_id: int) -> Any:
 # -- writes
 
 
-def _new_code() -> str:
+def new_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
@@ -422,7 +429,7 @@ async def check_create(conn: Connection, creator_id: int, *, topic: Any = None, 
     if kind == CLUB and event_id is not None:
         event = await scheduled.access_event(conn, creator_id, event_id=event_id)
         kind = CLUB if event.is_member_only else OPEN
-    return RoomDraft(code=_new_code(), kind=kind, topic=topic, creator_id=creator_id, club_id=club_id,
+    return RoomDraft(code=new_code(), kind=kind, topic=topic, creator_id=creator_id, club_id=club_id,
                      event_id=event_id, invited=invited)
 
 
@@ -473,12 +480,14 @@ async def do_leave_other_rooms(uow: UnitOfWork, user_id: int, keep_room_id: int,
     return ended
 
 
-async def _enter(uow: UnitOfWork, room: Room, user_id: int, role: str, at: datetime) -> Joined:
+async def _enter(uow: UnitOfWork, room: Room, user_id: int, role: str, at: datetime, *,
+                 community_role: str | None = None, profile: dict[str, Any] | None = None) -> Joined:
     # ON CONFLICT DO NOTHING: a join retried concurrently finds the row the other one made
     await uow.conn.execute(insert_ignoring_conflicts(uow.conn, p).values(
         room_id=room.id, user_id=user_id, role=role, status=JOINED, hand_raised=False, invited_to_speak=False,
         muted=False, pubnub_token=_new_token(), joined_at=at,
-        speaker_since=at if role != LISTENER else None, last_seen_at=at))
+        speaker_since=at if role != LISTENER else None, last_seen_at=at, community_role=community_role,
+        profile=profile))
     part = await participant(uow.conn, room.id, user_id)
     assert part is not None
     uow.emit(UserJoined(topic=room_topic(room.id), room_id=room.id, channel=room.code, club_id=room.club_id,
@@ -523,11 +532,19 @@ async def do_join(uow: UnitOfWork, user_id: int, code: Any, *, at: datetime | No
 
 
 def _present(at: datetime) -> Any:
-    return and_(p.c.status.in_(IN_ROOM), p.c.last_seen_at >= at - PRESENCE_TTL)
+    """SQL: the participant is present at ``at``: connected to the media server, or joined/interrupted
+    and seen within PRESENCE_TTL."""
+    return or_(p.c.status == CONNECTED,
+               and_(p.c.status.in_((JOINED, INTERRUPTED)), p.c.last_seen_at >= at - PRESENCE_TTL))
+
+
+def moderates() -> Any:
+    """SQL: the participant moderates the room (``Participant.is_moderator``)."""
+    return or_(p.c.role == MODERATOR, p.c.community_role.in_(MODERATING_ROLES))
 
 
 async def _has_present_moderator(conn: Connection, room_id: int, at: datetime, *, besides: int | None = None) -> bool:
-    where = [p.c.room_id == room_id, p.c.role == MODERATOR, _present(at)]
+    where = [p.c.room_id == room_id, moderates(), _present(at)]
     if besides is not None:
         where.append(p.c.user_id != besides)
     return (await conn.execute(select(p.c.user_id).where(*where).limit(1))).first() is not None
@@ -863,43 +880,77 @@ async def do_ping(uow: UnitOfWork, user_id: int, code: Any, *, at: datetime | No
     return False
 
 
-async def do_media_event(uow: UnitOfWork, kind: str, room_code: str, user_id: int, *,
-                         at: datetime | None = None) -> None:
-    """A join or leave the media server saw: joined → present now; left → interrupted (the grace
-    period runs; the expiry job ends what does not come back). Unknown rooms/users are ignored."""
+async def do_media_event(uow: UnitOfWork, kind: str, room_code: str, user_id: int, *, voluntary: bool = False,
+                         at: datetime | None = None) -> list[Room]:
+    """A join or leave the media server saw. Unknown rooms/users are ignored. The rooms it ended
+    (their media rooms are to be destroyed after commit).
+
+    Clubhouse rooms: joined → present now; left → interrupted (the grace period runs; the expiry
+    job ends what does not come back). Voice rooms (notes/voice.md): joined → connected (and out of
+    any other room; a private voice chat that no longer holds both its users ends instead); left on
+    purpose → gone (a community room whose last present moderator that was ends; a private one
+    ends); left any other way → interrupted."""
     at = at or now()
     row = (await uow.conn.execute(select(rooms).where(rooms.c.code == room_code))).first()
     if row is None or row.ended_at is not None:
-        return
+        return []
+    room = _room(row)
     part = await participant(uow.conn, row.id, user_id)
     if part is None or not part.in_room:
-        return
+        return []
+    if not room.is_voice:
+        if kind == "joined":
+            await uow.conn.execute(_set(room, user_id).values(status=JOINED, last_seen_at=at))
+        elif kind == "left" and part.status == JOINED:
+            await uow.conn.execute(_set(room, user_id).values(status=INTERRUPTED, last_seen_at=at))
+        return []
     if kind == "joined":
-        await uow.conn.execute(update(p).where(p.c.room_id == row.id, p.c.user_id == user_id).values(
-            status=JOINED, last_seen_at=at))
-    elif kind == "left" and part.status == JOINED:
-        await uow.conn.execute(update(p).where(p.c.room_id == row.id, p.c.user_id == user_id).values(
-            status=INTERRUPTED, last_seen_at=at))
+        if room.kind == VOICE_PRIVATE and not await _holds_both(uow.conn, room, at):
+            await _end(uow, room, at=at, reason="expired")
+            return [room]
+        ended = await do_leave_other_rooms(uow, user_id, room.id, at)
+        await uow.conn.execute(_set(room, user_id).values(status=CONNECTED, last_seen_at=at))
+        return ended
+    if kind != "left":
+        return []
+    if voluntary and room.kind == VOICE_PRIVATE:
+        await _leave(uow, room, user_id, at=at, reason="left")
+        await _end(uow, room, at=at, reason="ended", actor_id=user_id)
+        return [room]
+    if voluntary:
+        return [room] if await _leave(uow, room, user_id, at=at, reason="left") else []
+    if part.status != INTERRUPTED:
+        await uow.conn.execute(_set(room, user_id).values(status=INTERRUPTED, last_seen_at=at))
+    return []
+
+
+async def _holds_both(conn: Connection, room: Room, at: datetime) -> bool:
+    """A private voice chat still holds its users: two or more, every one of them present."""
+    total, present = (await conn.execute(select(func.count(), func.count().filter(_present(at))).where(
+        p.c.room_id == room.id))).one()
+    return int(total) >= 2 and int(present) == int(total)
 
 
 async def do_expire(uow: UnitOfWork, *, at: datetime | None = None) -> list[Room]:
     """The expiry job: participants not seen for PRESENCE_TTL are gone; live rooms without a present
-    moderator end. The rooms it ended (their media rooms are to be destroyed)."""
+    moderator end, and private voice chats one of whose users is gone. The rooms it ended (their
+    media rooms are to be destroyed)."""
     at = at or now()
     stale = (await uow.conn.execute(select(p.c.room_id, p.c.user_id).join(rooms, rooms.c.id == p.c.room_id).where(
-        rooms.c.ended_at.is_(None), p.c.status.in_(IN_ROOM), p.c.last_seen_at < at - PRESENCE_TTL))).all()
+        rooms.c.ended_at.is_(None), p.c.status.in_((JOINED, INTERRUPTED)),
+        p.c.last_seen_at < at - PRESENCE_TTL))).all()
     live: dict[int, Room] = {}
     for room_id, user_id in stale:
         room = live.get(room_id) or await get_room(uow.conn, room_id=room_id)
         live[room_id] = room
-        if not (await get_room(uow.conn, room_id=room_id)).is_live:
-            continue
         await uow.conn.execute(_set(room, user_id).values(status=LEFT, hand_raised=False, invited_to_speak=False))
         uow.emit(UserLeft(topic=room_topic(room.id), room_id=room.id, channel=room.code, club_id=room.club_id,
                           user_id=user_id, reason="gone"))
-    moderated = select(p.c.room_id).where(p.c.role == MODERATOR, _present(at))
-    orphans = (await uow.conn.execute(select(rooms).where(rooms.c.ended_at.is_(None),
-                                                          rooms.c.id.not_in(moderated)))).all()
+    moderated = select(p.c.room_id).where(moderates(), _present(at))
+    someone_gone = exists().where(p.c.room_id == rooms.c.id, p.c.status.not_in(IN_ROOM))
+    orphans = (await uow.conn.execute(select(rooms).where(rooms.c.ended_at.is_(None), or_(
+        and_(rooms.c.kind != VOICE_PRIVATE, rooms.c.id.not_in(moderated)),
+        and_(rooms.c.kind == VOICE_PRIVATE, someone_gone))).order_by(rooms.c.id))).all()
     ended = []
     for row in orphans:
         room = _room(row)

@@ -13,9 +13,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
-from townhall.db.base import BigId, UTCDateTime, metadata
+from townhall.db.base import BigId, Json, UTCDateTime, metadata
 
 scheduled_events = Table(
     "scheduled_events",
@@ -54,7 +55,7 @@ rooms = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),  # the numeric channel_id
     Column("code", String(32), nullable=False, unique=True),  # the public Clubhouse `channel`
-    Column("kind", String(16), nullable=False),  # open | social | private | club
+    Column("kind", String(16), nullable=False),  # open | social | private | club | community | voice_private
     Column("topic", String(255)),
     Column("club_id", BigId, ForeignKey("communities.id", ondelete="SET NULL")),
     Column("event_id", BigId, ForeignKey("scheduled_events.id", ondelete="SET NULL")),
@@ -65,7 +66,12 @@ rooms = Table(
     Column("media_room", String(64), nullable=False, default=""),
     Column("ended_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # The caller's name for a voice room (a Community Voice Chat community_id, a private voice chat
+    # room_id): at most one live room of a kind per name.
+    Column("external_id", String(255)),
     Index("ix_rooms_live", "ended_at", "id"),
+    Index("ux_rooms_live_external_id", "kind", "external_id", unique=True,
+          sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
 )
 
 room_participants = Table(
@@ -74,7 +80,8 @@ room_participants = Table(
     Column("room_id", BigId, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
     Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("role", String(16), nullable=False),  # moderator | speaker | listener
-    # joined | interrupted (media dropped, grace running) | left | removed
+    # joined (seen, or credentials issued) | connected (media connected) | interrupted (media dropped,
+    # grace running) | left | removed
     Column("status", String(16), nullable=False),
     Column("hand_raised", Boolean, nullable=False, default=False),
     Column("invited_to_speak", Boolean, nullable=False, default=False),
@@ -83,6 +90,11 @@ room_participants = Table(
     Column("joined_at", UTCDateTime, nullable=False),
     Column("speaker_since", UTCDateTime),
     Column("last_seen_at", UTCDateTime, nullable=False),
+    # Voice rooms: the user's role in the community (owner | moderator | member | none); owners and
+    # moderators moderate the room whether they speak or not. NULL in Clubhouse rooms.
+    Column("community_role", String(16)),
+    # Voice rooms: the profile the caller sent (name, has_claimed_name, profile_picture_url).
+    Column("profile", Json),
     PrimaryKeyConstraint("room_id", "user_id"),
     Index("ix_room_participants_user_id", "user_id"),
     Index("ix_room_participants_pubnub_token", "pubnub_token"),
