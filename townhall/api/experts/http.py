@@ -11,6 +11,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
+from townhall.api.common.body import read_limited
 from townhall.api.experts.errors import ExpertsError
 from townhall.container import Container
 from townhall.core.experts import tokens
@@ -37,21 +38,8 @@ def clarity_time(value: datetime | None) -> str | None:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused (413) beyond ``limit`` bytes, also when it is streamed."""
-    too_large = ExpertsError(413, "request_too_large", f"The request body is larger than {limit} bytes.")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
-    if getattr(request, "_body", None) is not None:  # read already (Starlette caches it there)
-        return request._body
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    request._body = b"".join(chunks)
-    return request._body
+    return await read_limited(request, limit, ExpertsError(413, "request_too_large",
+                                                           f"The request body is larger than {limit} bytes."))
 
 
 async def params(request: Request) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from townhall.api.common.body import read_limited
 from townhall.container import Container
 from townhall.media import MediaError
 from townhall.media.livekit import WebhookMalformed, WebhookRejected
@@ -33,17 +34,6 @@ class BodyTooLarge(Exception):
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-async def _body(request: Request) -> bytes:
-    """The request body, refusing to buffer more than ``MAX_BODY`` bytes."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def build_media_app(container: Container) -> FastAPI:
@@ -63,7 +53,7 @@ def build_media_app(container: Container) -> FastAPI:
         if handle is None:
             return _error(404, f"LiveKit webhooks are not enabled (the media backend is {container.media.name})")
         try:
-            body = await _body(request)
+            body = await read_limited(request, MAX_BODY, BodyTooLarge())
         except BodyTooLarge:
             return _error(413, f"Webhook body over {MAX_BODY} bytes")
         try:

@@ -11,6 +11,7 @@ import orjson
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from townhall.api.common.body import read_limited
 from townhall.api.voice.errors import VoiceError, error
 from townhall.api.voice.schemas import Schema, first_error
 from townhall.container import Container
@@ -47,18 +48,7 @@ def ok(body: Any) -> Response:
 async def raw_body(request: Request) -> bytes:
     """The body, refused (413) beyond the configured size, also when it is streamed."""
     limit = container_of(request).settings.voice.max_request_bytes
-    too_large = error(413, f"The request body is larger than {limit} bytes")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_limited(request, limit, error(413, f"The request body is larger than {limit} bytes"))
 
 
 def _parse(raw: bytes) -> Any:
