@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy import select
 
 from tests.api.voice.conftest import enter, live_code, new_address, new_community, status, user_id_of
-from tests.core.rooms.test_rooms_lifecycle import Recorder
+from tests.recorder import Recorder
 from townhall.container import Container
 from townhall.core.rooms import events as ev
 from townhall.core.rooms import service as rooms

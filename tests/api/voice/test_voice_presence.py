@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 
 from tests.api.voice.conftest import age, enter, live_code, new_address, new_community, status, user_id_of
-from tests.core.rooms.test_rooms_lifecycle import Recorder
+from tests.recorder import Recorder
 from townhall.container import Container
 from townhall.core.rooms import actions, service, voice
 from townhall.core.rooms import events as ev

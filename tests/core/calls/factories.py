@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert
 
+from tests.recorder import Recorder
 from townhall.container import Container
 from townhall.core.accounts.models import User
 from townhall.core.calls import actions, service
@@ -56,26 +57,3 @@ async def dropped(container: Container, call: Call, user: User, at: datetime | N
     await actions.on_media_event(container, MediaEvent("left", call.room, str(user.id), voluntary=False), at=at)
     return await call_now(container, call)
 
-
-class Recorder:
-    """The events units of work publish meanwhile (on the container's bus)."""
-
-    def __init__(self, container: Container) -> None:
-        self.container = container
-        self.events: list[Any] = []
-
-    async def __aenter__(self) -> Recorder:
-        self._publish = self.container.bus.publish
-
-        async def publish(event: Any) -> None:
-            self.events.append(event)
-            await self._publish(event)
-
-        self.container.bus.publish = publish  # type: ignore[method-assign]
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        self.container.bus.publish = self._publish  # type: ignore[method-assign]
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.recorder import Recorder
 from townhall.container import Container
 from townhall.core.accounts.models import User
 from townhall.core.clock import now
@@ -45,29 +46,6 @@ async def roles(container: Container, room: Room) -> dict[int, str]:
     async with container.read() as conn:
         return {x.user_id: x.role for x in await rooms.participants(conn, room.id)}
 
-
-class Recorder:
-    """Captures the events units of work publish (the container's bus)."""
-
-    def __init__(self, container: Container) -> None:
-        self.container = container
-        self.events: list[Any] = []
-
-    async def __aenter__(self) -> Recorder:
-        self._publish = self.container.bus.publish
-
-        async def publish(event: Any) -> None:
-            self.events.append(event)
-            await self._publish(event)
-
-        self.container.bus.publish = publish  # type: ignore[method-assign]
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        self.container.bus.publish = self._publish  # type: ignore[method-assign]
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 class FailingMedia(NullMediaBackend):
