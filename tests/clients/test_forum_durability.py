@@ -22,6 +22,7 @@ ENV = {  # short leases and backoff so the test does not wait long for what the 
     "TOWNHALL_FORUM__WORKER_LEASE": "2", "TOWNHALL_FORUM__WEBHOOK_BACKOFF": "0.2",
     "TOWNHALL_FORUM__WEBHOOK_MAX_BACKOFF": "1", "TOWNHALL_FORUM__WORKER_BATCH": "4",
     "TOWNHALL_FORUM__WEBHOOK_TIMEOUT": "1",  # the lease outlasts a delivery (settings check it)
+    "TOWNHALL_FORUM__ALLOW_PRIVATE_WEBHOOK_TARGETS": "true",  # the receiver listens on loopback
 }
 
 

@@ -7,26 +7,41 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import RunTownhall, Server
+from tests.conftest import RunTownhall, spawn_server, stop_server
+from tests.jobs.databases import fresh_database
 from tests.jobs.receiver import Receiver
-from townhall.config import Settings
 from townhall.jobs.worker import verify
 
 EVENTS = ["member.joined", "member.joined_waitlist", "post.created", "post.updated", "post.approved",
           "comment.created", "comment.updated", "reply.created", "reply.updated"]
 
 
-async def test_a_community_backend_runs_its_forum_through_the_api(server: Server, settings: Settings,
-                                                                  run_townhall: RunTownhall) -> None:
-    keys = json.loads(run_townhall("keys", "--json", "--data-dir", str(server.data_dir),
-                                   env={"TOWNHALL_DATABASE_URL": settings.resolved_database_url()}).stdout)
+@pytest.fixture
+async def forum_server(tmp_path: Path, run_townhall: RunTownhall) -> AsyncIterator[tuple[str, str]]:
+    """``(base URL, forum API key)`` of a ``townhall serve`` of its own whose webhooks may go to
+    loopback (where the receiver listens; refused by default)."""
+    async with fresh_database(tmp_path, migrate=False) as database_url:
+        env = {"TOWNHALL_DATABASE_URL": database_url, "TOWNHALL_FORUM__ALLOW_PRIVATE_WEBHOOK_TARGETS": "true"}
+        process, base_url = spawn_server(tmp_path, database_url, tmp_path / "server.log", env=env)
+        try:
+            keys = json.loads(run_townhall("keys", "--json", "--data-dir", str(tmp_path), env=env).stdout)
+            yield base_url, keys["forum"]["api_key"]
+        finally:
+            stop_server(process)
+
+
+async def test_a_community_backend_runs_its_forum_through_the_api(forum_server: tuple[str, str]) -> None:
+    base_url, api_key = forum_server
     tag = uuid.uuid4().hex[:8]
     with Receiver() as receiver:
-        async with httpx.AsyncClient(base_url=f"{server.base_url}/forum/api/v1", timeout=10,
-                                     auth=("community_backend", keys["forum"]["api_key"])) as api:
+        async with httpx.AsyncClient(base_url=f"{base_url}/forum/api/v1", timeout=10,
+                                     auth=("community_backend", api_key)) as api:
             me = (await api.get("/users/me")).json()
             assert me["is_bot"] and me["role_id"] == 2
             sub = (await api.post("/webhooks", json={"target_url": receiver.url, "events": EVENTS})).json()

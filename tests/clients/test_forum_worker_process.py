@@ -23,7 +23,8 @@ async def test_worker_processes_deliver_what_the_server_writes(tmp_path: Path, r
     async with fresh_database(tmp_path, migrate=False) as database_url:
         env = {"TOWNHALL_DATABASE_URL": database_url, "TOWNHALL_FORUM__WORKER_IN_PROCESS": "false",
                "TOWNHALL_FORUM__WORKER_POLL_INTERVAL": "0.1", "TOWNHALL_FORUM__WORKER_BATCH": "3",
-               "TOWNHALL_LOG_FORMAT": "text"}
+               "TOWNHALL_LOG_FORMAT": "text",
+               "TOWNHALL_FORUM__ALLOW_PRIVATE_WEBHOOK_TARGETS": "true"}  # the receiver listens on loopback
         with Receiver(lambda _d, _seen: ("slow", 0.02)) as receiver:
             process, base_url = spawn_server(tmp_path, database_url, tmp_path / "server.log", env=env)
             workers: list[subprocess.Popen[bytes]] = []

@@ -13,7 +13,8 @@ from townhall.db.migrate import run_on_connection
 # Objects written by hand for full-text search, unknown to the table declarations.
 HAND_WRITTEN = {"chat_messages_fts", "search_vector", "ix_chat_messages_search_vector", "forum_posts_fts",
                 "ix_forum_posts_search", "social_users_fts", "social_clubs_fts", "ix_users_search",
-                "ix_profiles_search", "ix_communities_search", "experts_fts", "ix_expert_profiles_search"}
+                "ix_profiles_search", "ix_communities_search", "experts_fts", "ix_expert_profiles_search",
+                "ix_profiles_twitter_lower"}
 
 
 def _diff(conn: Connection) -> list[object]:

@@ -5,11 +5,20 @@ failing, and never delivered twice at once by several workers."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import ssl
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
@@ -17,10 +26,21 @@ from tests.jobs.receiver import Receiver
 from townhall.config import ForumSettings
 from townhall.container import Container
 from townhall.jobs import webhooks
+from townhall.jobs import worker as worker_module
 from townhall.jobs.tables import outbox, webhook_subscriptions
 from townhall.jobs.worker import OutboxWorker, sign, verify
 
 SURFACE = "test"
+
+
+@pytest.fixture
+def make_container(make_container: Callable[..., Any]) -> Callable[..., Any]:
+    """The receivers here listen on loopback: such targets are allowed unless a test says otherwise."""
+
+    async def make(**forum: object) -> Container:
+        return await make_container(**{"allow_private_webhook_targets": True, **forum})  # type: ignore[no-any-return]
+
+    return make
 
 
 async def _subscribe(container: Container, url: str, events: list[str] | None = None) -> webhooks.Subscription:
@@ -310,3 +330,137 @@ async def test_deleting_a_subscription_removes_its_pending_events(make_container
         left = (await conn.execute(select(func.count()).select_from(outbox).where(
             outbox.c.subscription_id == sub.id, outbox.c.status == "pending"))).scalar_one()
     assert left == 0
+
+
+async def test_a_target_that_resolves_to_a_private_address_at_delivery_time_is_not_sent_to(
+        make_container: Callable[..., Any]) -> None:
+    container = await make_container(allow_private_webhook_targets=False)
+    with Receiver() as receiver:
+        sub = await _subscribe(container, receiver.url)  # accepted once, loopback by the time it is sent
+        await _emit(container)
+        worker = OutboxWorker(container)
+        assert await worker.run_once() == 1
+        await worker.close()
+    assert receiver.delivered() == []
+    async with container.read() as conn:
+        (delivery,) = await webhooks.list_deliveries(conn, SURFACE, sub.id, limit=10, offset=0)
+        row = (await conn.execute(select(outbox).where(outbox.c.subscription_id == sub.id))).mappings().one()
+    assert delivery.outcome == "failed" and delivery.status_code is None
+    assert delivery.error is not None and delivery.error.startswith("refused target:") and "127.0.0.1" in delivery.error
+    assert row["status"] == "pending" and row["attempts"] == 1  # retried later, like any failure
+
+
+async def test_a_delivery_goes_to_the_address_checked_with_the_targets_host_name(
+        make_container: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    container = await make_container(allow_private_webhook_targets=False)
+    checked: list[str] = []
+
+    async def resolved_once(url: str) -> list[Any]:  # the check's answer; a second lookup would fail
+        checked.append(url)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(worker_module, "checked_addresses", resolved_once)
+    with Receiver() as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        target = f"http://hooks.townhall.invalid:{port}/hook"  # a name no resolver knows
+        await _subscribe(container, target)
+        await _emit(container)
+        await _drain(OutboxWorker(container), lambda: len(receiver.delivered()) == 1)
+    (got,) = receiver.delivered()
+    assert checked == [target]
+    assert got.headers["host"] == f"hooks.townhall.invalid:{port}"
+
+
+def test_public_addresses_are_told_from_internal_ones_in_every_ip_form() -> None:
+    internal = ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+                "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "ff02::1",
+                "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "2002:7f00:1::", "64:ff9b::a9fe:a9fe",
+                "2001:db8::1"]
+    public = ["8.8.8.8", "93.184.216.34", "::ffff:8.8.8.8", "2001:4860:4860::8888", "2002:808:808::"]
+    assert [a for a in internal if webhooks.is_public_address(ipaddress.ip_address(a))] == []
+    assert [a for a in public if not webhooks.is_public_address(ipaddress.ip_address(a))] == []
+
+
+async def test_host_names_are_judged_by_every_address_they_resolve_to() -> None:
+    for url in ("http://localhost:8080/x", "http://127.1/x", "http://2130706433/x", "http://[::ffff:7f00:1]/x",
+                "https://0x7f.0.0.1/x"):
+        with pytest.raises(webhooks.TargetRefused):
+            await webhooks.checked_addresses(url)
+    with pytest.raises(webhooks.TargetRefused):
+        await webhooks.checked_addresses("http://hooks.townhall.invalid/x")  # does not resolve
+    assert await webhooks.checked_addresses("http://8.8.8.8/x") == [ipaddress.ip_address("8.8.8.8")]
+
+
+def test_a_pinned_https_request_keeps_the_host_name_for_the_host_header_and_tls() -> None:
+    url, headers, extensions = webhooks.pinned("https://hooks.example.com:8443/in?x=1",
+                                               ipaddress.ip_address("2001:4860:4860::8888"))
+    assert str(url) == "https://[2001:4860:4860::8888]:8443/in?x=1"
+    assert headers == {"Host": "hooks.example.com:8443"} and extensions == {"sni_hostname": "hooks.example.com"}
+    same, headers, extensions = webhooks.pinned("http://8.8.8.8/in", ipaddress.ip_address("8.8.8.8"))
+    assert str(same) == "http://8.8.8.8/in" and headers == {} and extensions == {}
+
+
+def _self_signed(host: str, directory: Path) -> tuple[Path, Path, str]:
+    """(certificate file, key file, certificate PEM) of a self-signed certificate for ``host`` only."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    start = datetime.now(UTC) - timedelta(days=1)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    (directory / "cert.pem").write_text(pem)
+    (directory / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                          serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()))
+    return directory / "cert.pem", directory / "key.pem", pem
+
+
+async def test_a_pinned_https_delivery_verifies_the_certificate_of_the_targets_host_name(
+        make_container: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    host = "hooks.townhall.test"
+    cert, key, pem = _self_signed(host, tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    names: list[str | None] = []
+
+    def server_name(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        names.append(name)
+
+    server_tls.sni_callback = server_name  # type: ignore[assignment]
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length"))
+        await reader.readexactly(length)
+        seen.append(head)
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_tls)
+    port = server.sockets[0].getsockname()[1]
+
+    async def resolved_once(url: str) -> list[Any]:
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(worker_module, "checked_addresses", resolved_once)
+    container = await make_container(allow_private_webhook_targets=False)
+    await _subscribe(container, f"https://{host}:{port}/hook")
+    await _emit(container)
+    trusting = httpx.AsyncClient(verify=ssl.create_default_context(cadata=pem))
+    worker = OutboxWorker(container, http=trusting)
+    try:
+        await _drain(worker, lambda: len(seen) == 1)
+    finally:
+        await worker.close()
+        await trusting.aclose()
+        server.close()
+        await server.wait_closed()
+    assert names == [host]  # the TLS server name is the host name, and its certificate was accepted
+    assert f"host: {host}:{port}".encode() in seen[0].lower()

@@ -4,17 +4,27 @@ An event is written to the outbox (one row per subscription that wants it) in th
 transaction as the change that caused it (DESIGN rule 5); the worker (``townhall.jobs.worker``)
 delivers the rows at least once. Subscriptions belong to a surface (``forum``, ...), which
 names the events it offers and shapes their entities.
+
+Targets are refused when their host is, or resolves to, an address that is not public (loopback,
+private, link-local, multicast, reserved, unspecified, shared; IPv4 inside IPv6 forms included):
+a subscription must not turn the server into a proxy for its own network (SSRF). Checked at
+subscription time and again at each delivery, where the request then goes to the very address
+checked (DNS may answer differently the second time). ``forum.allow_private_webhook_targets``
+lifts the rule (receivers on the same network, tests).
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import secrets
+import socket
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
@@ -64,13 +74,99 @@ def _subscription(row: RowMapping) -> Subscription:
                         created_by=row["created_by"], created_at=row["created_at"], paused_at=row["paused_at"])
 
 
+def _parse(url: str) -> httpx.URL | None:
+    """The URL as the deliveries read it (the host checked is the host sent to), None if it is
+    not an http(s) URL with a host and a valid port."""
+    try:
+        parsed = httpx.URL(url)
+        scheme, host, port = parsed.scheme, parsed.host, parsed.port
+    except (httpx.InvalidURL, UnicodeError, ValueError):  # IDNA errors are UnicodeErrors
+        return None
+    if scheme not in ("http", "https") or not host or (port is not None and not 0 < port < 65536):
+        return None
+    return parsed
+
+
 def check_target_url(url: Any) -> str:
-    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
-        raise Invalid("invalid_target_url", "target_url must be an http(s) URL", field="target_url")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH or _parse(url) is None:
         raise Invalid("invalid_target_url", "target_url must be an http(s) URL", field="target_url")
     return url
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class TargetRefused(Exception):
+    """A target whose host does not resolve, or resolves to an address that is not public."""
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """Whether a webhook may be sent to ``address``: a global unicast address, judged on the IPv4
+    address an IPv6 one carries (IPv4-mapped, 6to4, Teredo, NAT64) when it carries one."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if carried is None and address in _NAT64:
+            carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if carried is not None:
+            return is_public_address(carried)
+    return address.is_global and not (
+        address.is_loopback or address.is_private or address.is_link_local or address.is_multicast
+        or address.is_reserved or address.is_unspecified)
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """The addresses ``host`` (a name or a literal address) stands for, in the resolver's order."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError) as exc:  # socket.gaierror is an OSError
+        raise TargetRefused(f"the host {host} does not resolve") from exc
+    found: dict[IPAddress, None] = {}
+    for info in infos:
+        found[ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])] = None  # without an IPv6 zone
+    return list(found)
+
+
+async def checked_addresses(url: str) -> list[IPAddress]:
+    """The addresses a target URL's host resolves to, all of them public; TargetRefused otherwise
+    (one private address among public ones is refused too: the name is not to be trusted)."""
+    parsed = _parse(url)
+    if parsed is None:
+        raise TargetRefused("the target is not an http(s) URL with a host")
+    addresses = await resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+    refused = [str(a) for a in addresses if not is_public_address(a)]
+    if refused or not addresses:
+        raise TargetRefused(f"the host {parsed.host} is not a public address ({', '.join(refused) or 'none'})")
+    return addresses
+
+
+def pinned(url: str, address: IPAddress) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+    """``(url, headers, extensions)`` sending a request for ``url`` to ``address``: the URL names the
+    address, ``Host`` and (https) the TLS server name stay the URL's host, so virtual hosts and
+    certificate checks work as with the name."""
+    parsed = httpx.URL(url)
+    if parsed.host == str(address):
+        return parsed, {}, {}
+    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
+    return parsed.copy_with(host=str(address)), {"Host": parsed.netloc.decode("ascii")}, extensions
+
+
+async def check_reachable_target(url: str, *, allow_private: bool, timeout: float) -> None:
+    """Refuse (Invalid) a target that is not public, unless ``allow_private``. A network call:
+    never inside a unit of work."""
+    if allow_private:
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            await checked_addresses(url)
+    except TimeoutError as exc:
+        raise Invalid("invalid_target_url", "target_url's host did not resolve in time", field="target_url") from exc
+    except TargetRefused as exc:
+        raise Invalid("forbidden_target_url", f"target_url is not allowed: {exc}", field="target_url") from exc
 
 
 def check_events(events: Any, offered: Collection[str]) -> list[str]:

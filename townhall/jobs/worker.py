@@ -18,6 +18,10 @@ Each request carries ``X-Townhall-Timestamp`` (Unix seconds), ``X-Townhall-Signa
 ``<timestamp>.<delivery id>.<body>``, so neither the time nor the delivery id can be replayed),
 ``X-Townhall-Delivery`` (the same on every attempt of one row), ``X-Townhall-Attempt`` and
 ``X-Townhall-Event``.
+
+Unless ``allow_private_webhook_targets``, each attempt resolves the target's host, refuses it
+when an address is not public (a failed attempt, retried as any) and sends the request to the
+address it checked (``townhall.jobs.webhooks``: SSRF).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from sqlalchemy import and_, case, delete, func, insert, select, update
 
 from townhall.core.clock import new_id, now
 from townhall.jobs.tables import outbox, webhook_deliveries, webhook_subscriptions
-from townhall.jobs.webhooks import ACTIVE, DELIVERED, PAUSED, PENDING
+from townhall.jobs.webhooks import ACTIVE, DELIVERED, PAUSED, PENDING, TargetRefused, checked_addresses, pinned
 
 if TYPE_CHECKING:
     from townhall.config import ForumSettings
@@ -227,11 +231,22 @@ class OutboxWorker:
         try:
             # httpx's timeout bounds each read, not the request: a receiver dripping its answer would
             # keep the delivery open past the lease (and another worker would send the row again).
-            # The whole attempt is bounded here, and the answer's body is never read.
+            # The whole attempt (resolving the target included) is bounded here, and the answer's
+            # body is never read.
             async with asyncio.timeout(limit):
-                async with self._http.stream("POST", row.target_url, content=body, headers=headers,
-                                             timeout=limit) as response:
+                url: str | httpx.URL = row.target_url
+                extensions: dict[str, Any] = {}
+                if not self.settings.allow_private_webhook_targets:
+                    # Resolved and checked now (DNS may have changed since the subscription), and
+                    # sent to the address checked, not to whatever a second lookup would answer.
+                    address = (await checked_addresses(row.target_url))[0]
+                    url, host_header, extensions = pinned(row.target_url, address)
+                    headers.update(host_header)
+                async with self._http.stream("POST", url, content=body, headers=headers, timeout=limit,
+                                             extensions=extensions) as response:
                     status_code = response.status_code
+        except TargetRefused as exc:
+            return _Result(row, False, None, f"refused target: {exc}"[:MAX_ERROR_LENGTH], _ms(started))
         except (TimeoutError, httpx.TimeoutException):
             return _Result(row, False, None, "timeout", _ms(started))
         except httpx.HTTPError as exc:

@@ -46,6 +46,13 @@ def no_rate_limit(app: FastAPI) -> None:
         forum.state.rate_limiter.per_minute = 10**9
 
 
+@pytest.fixture(autouse=True)
+def private_webhook_targets(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook receivers of these tests listen on loopback: allow such targets for the test
+    (restored after it; the SSRF tests turn it off again)."""
+    monkeypatch.setattr(container.settings.forum, "allow_private_webhook_targets", True)
+
+
 @pytest.fixture
 async def forum_client(app: FastAPI) -> AsyncIterator[Forum]:
     """``forum_client(key)``: an httpx client on /forum/api/v1 with Basic auth (None: no auth)."""

@@ -53,6 +53,9 @@ async def test_private_and_hidden_boards_are_for_their_members(forum_client: For
     author = await create_user(admin)
     hidden = await create_board(admin, is_private=True, hidden_type=2)
     private = await create_board(admin, is_private=True, hidden_type=0)
+    admin_me = (await admin.get("/users/me")).json()  # admins post in a private board as its members
+    join = {"member_changes": {admin_me["msid"]: True}}
+    assert (await admin.put(f"/boards/{hidden['board_id']}/members", json=join)).status_code == 200
     post = await create_post(admin, hidden["board_id"], author["msid"])
 
     listed = {b["board_id"] for b in (await member.get("/boards", params={"page_size": 50})).json()}
@@ -185,3 +188,30 @@ async def test_an_active_post_moved_into_a_board_needing_approval_waits_for_appr
     assert moved.status_code == 200 and moved.json()["post_status"] == 4
     assert (await admin.get(f"/boards/{open_board['board_id']}")).json()["post_count"] == 0
     assert (await admin.get(f"/boards/{gated['board_id']}")).json()["post_count"] == 0
+
+
+async def test_admins_see_private_boards_listed_but_read_and_post_there_only_as_members(
+        admin: httpx.AsyncClient) -> None:
+    author = await create_user(admin)
+    board = await create_board(admin, is_private=True, hidden_type=0)
+    me = (await admin.get("/users/me")).json()
+    join = {"member_changes": {me["msid"]: True}}
+    assert (await admin.put(f"/boards/{board['board_id']}/members", json=join)).status_code == 200
+    post = await create_post(admin, board["board_id"], author["msid"], headline="secret plans")
+    leave = {"member_changes": {me["msid"]: False}}
+    assert (await admin.put(f"/boards/{board['board_id']}/members", json=leave)).status_code == 200
+
+    listed = {b["board_id"] for b in (await admin.get("/boards", params={"page_size": 50})).json()}
+    assert board["board_id"] in listed  # admins manage every board
+    assert (await admin.get(f"/boards/{board['board_id']}")).status_code == 200
+    assert (await admin.get(f"/boards/{board['board_id']}/posts")).status_code == 403
+    assert (await admin.get(f"/posts/{post['post_id']}")).status_code == 403
+    hit = await admin.get("/posts/search", params={"q": "secret plans"})
+    assert post["post_id"] not in {p["post_id"] for p in hit.json()}
+    refused = await admin.post("/posts", json={"board_id": board["board_id"], "headline": "h", "content": "c",
+                                               "authors": [author["msid"]]})
+    assert refused.status_code == 403 and refused.json()["status"] == "FORBIDDEN"
+    assert (await admin.put(f"/boards/{board['board_id']}/members", json=join)).status_code == 200
+    assert (await admin.get(f"/posts/{post['post_id']}")).status_code == 200
+    hit = await admin.get("/posts/search", params={"q": "secret plans"})
+    assert post["post_id"] in {p["post_id"] for p in hit.json()}

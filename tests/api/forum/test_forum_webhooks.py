@@ -4,11 +4,16 @@ events, delivered by the serving app's own worker; the delivery log; pausing and
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from typing import Any
 
 import httpx
+import pytest
 
-from tests.api.forum.conftest import create_board, create_post, create_user, unique
+from tests.api.forum.conftest import Forum, create_board, create_post, create_user, unique
 from tests.jobs.receiver import Receiver
+from townhall.container import Container
+from townhall.jobs import webhooks
 from townhall.jobs.worker import verify
 
 
@@ -64,8 +69,9 @@ def _about(body: dict, user: dict, waiting: dict, post: dict) -> bool:  # type: 
 
 
 async def test_subscriptions_are_validated(admin: httpx.AsyncClient) -> None:
-    bad_url = await admin.post("/webhooks", json={"target_url": "ftp://x", "events": ["post.created"]})
-    assert bad_url.status_code == 400
+    for url in ("ftp://x", "http://[::1", "http://xn--/", "http://:80/", "http://8.8.8.8:99999/", "//8.8.8.8/"):
+        bad_url = await admin.post("/webhooks", json={"target_url": url, "events": ["post.created"]})
+        assert bad_url.status_code == 400 and "target_url" in bad_url.json()["message"], (url, bad_url.text)
     unknown = await admin.post("/webhooks", json={"target_url": "http://127.0.0.1:9/", "events": ["nope"]})
     assert unknown.status_code == 400 and "nope" in unknown.json()["message"]
     listed = await admin.get("/webhooks/events")
@@ -77,3 +83,46 @@ async def test_subscriptions_are_validated(admin: httpx.AsyncClient) -> None:
     resumed = await admin.post(f"/webhooks/{sub['subscription_id']}/resume")
     assert resumed.json()["status"] == "active"
     await admin.delete(f"/webhooks/{sub['subscription_id']}")
+
+
+INTERNAL_TARGETS = ["http://127.0.0.1:9/", "http://localhost:8080/hook", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
+                    "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://192.168.0.10:8080/",
+                    "http://0.0.0.0/", "http://[fe80::1]/", "http://224.0.0.1/", "http://2130706433/",
+                    "https://hooks.townhall.invalid/"]
+
+
+async def test_webhook_targets_that_are_not_public_addresses_are_refused(
+        admin: httpx.AsyncClient, container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container.settings.forum, "allow_private_webhook_targets", False)
+    before = (await admin.get("/webhooks", params={"page_size": 50})).json()
+    for target in INTERNAL_TARGETS:
+        refused = await admin.post("/webhooks", json={"target_url": target, "events": ["post.created"]})
+        assert refused.status_code == 400, (target, refused.text)
+        assert set(refused.json()) == {"id", "status", "time", "message"} and "target_url" in refused.json()["message"]
+    assert (await admin.get("/webhooks", params={"page_size": 50})).json() == before
+
+
+async def test_a_webhook_host_name_is_judged_by_the_addresses_it_resolves_to(
+        admin: httpx.AsyncClient, container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container.settings.forum, "allow_private_webhook_targets", False)
+    answers = {"inside.example.com": ["8.8.8.8", "10.0.0.7"], "outside.example.com": ["8.8.8.8"]}
+
+    async def resolve(host: str, port: int) -> list[Any]:
+        return [ipaddress.ip_address(a) for a in answers[host]]
+
+    monkeypatch.setattr(webhooks, "resolve", resolve)
+    mixed = await admin.post("/webhooks", json={"target_url": "https://inside.example.com/h",
+                                                "events": ["post.created"]})
+    assert mixed.status_code == 400 and "10.0.0.7" in mixed.json()["message"]
+    made = await admin.post("/webhooks", json={"target_url": "https://outside.example.com/h",
+                                               "events": ["post.created"]})
+    assert made.status_code == 200, made.text
+    assert (await admin.delete(f"/webhooks/{made.json()['subscription_id']}")).status_code == 200
+
+
+async def test_only_admins_learn_whether_a_webhook_target_is_refused(
+        forum_client: Forum, member_key: str, container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container.settings.forum, "allow_private_webhook_targets", False)
+    answer = await forum_client(member_key).post("/webhooks", json={"target_url": "http://127.0.0.1/",
+                                                                    "events": ["post.created"]})
+    assert answer.status_code == 403

@@ -41,7 +41,7 @@ async def test_the_creator_hosts_the_event_and_the_other_hosts_hear_of_it(contai
     assert event.name == "Poetry night" and event.description == "verses"
     assert event.host_ids == [ada.id, bob.id, cat.id]
     assert len(event.hashid) == 10 and not event.is_expired()
-    assert await notifications_of(container, bob) == [(notes.EVENT_HOST, ada.id, event.id)]
+    assert await notifications_of(container, bob) == [(notes.EVENT_GUEST, ada.id, event.id)]
     assert await notifications_of(container, ada) == []
 
 
@@ -146,7 +146,7 @@ async def test_the_creator_and_club_admins_edit_and_delete_an_event(container: C
             "name": "Renamed", "description": "new", "host_ids": [cat.id],
             "time_start": (now() + SOON * 3).timestamp()}, event_id=event.id)
     assert (edited.name, edited.description, edited.host_ids) == ("Renamed", "new", [ada.id, cat.id])
-    assert await notifications_of(container, cat) == [(notes.EVENT_HOST, bob.id, event.id)]
+    assert await notifications_of(container, cat) == [(notes.EVENT_GUEST, bob.id, event.id)]
     with pytest.raises(Invalid):
         async with container.uow() as uow:
             await scheduled.do_edit_event(uow, ada.id, {"name": "ok", "time_start": "yesterday"},

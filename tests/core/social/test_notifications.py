@@ -98,3 +98,32 @@ async def test_waitlisted_accounts_may_not_change_notification_settings(containe
     with pytest.raises(Forbidden):
         async with container.uow() as uow:
             await notifications.do_update_settings(uow, waiting, frequency=1)
+
+
+async def test_people_added_to_a_scheduled_event_hear_they_are_its_guests_and_never_of_their_own_doing(
+        container: Container) -> None:
+    creator, guest, later, admin = [await _user(container) for _ in range(4)]
+    async with container.uow() as uow:  # scheduled: the creator first, then the guests they named
+        await notifications.do_notify_event_hosts(uow, event_id=41, host_ids=[creator, guest], before=[],
+                                                  actor_id=creator)
+    async with container.uow() as uow:  # a club admin edits the list: only the newcomer hears of it
+        await notifications.do_notify_event_hosts(uow, event_id=41, host_ids=[creator, guest, later],
+                                                  before=[creator, guest], actor_id=admin)
+
+    async def kinds(user: int) -> list[tuple[int, int | None, int | None]]:
+        async with container.read() as conn:
+            found, _ = await notifications.list_notifications(conn, user, limit=10, offset=0)
+        return [(n.kind, n.actor_id, n.event_id) for n in found]
+
+    assert await kinds(creator) == []
+    assert await kinds(guest) == [(notifications.EVENT_GUEST, creator, 41)]
+    assert await kinds(later) == [(notifications.EVENT_GUEST, admin, 41)]
+
+
+async def test_the_host_of_an_event_someone_else_lists_hears_they_host_it(container: Container) -> None:
+    host, admin = await _user(container), await _user(container)
+    async with container.uow() as uow:
+        await notifications.do_notify_event_hosts(uow, event_id=42, host_ids=[host], before=[], actor_id=admin)
+    async with container.read() as conn:
+        found, _ = await notifications.list_notifications(conn, host, limit=10, offset=0)
+    assert [(n.kind, n.actor_id) for n in found] == [(notifications.EVENT_HOST, admin)]

@@ -111,7 +111,10 @@ def build_forum_app(container: Container) -> FastAPI:
                     "secret over `<timestamp>.<X-Townhall-Delivery>.<body>`), `X-Townhall-Delivery` (the same on "
                     "every attempt: "
                     "deduplicate on it), `X-Townhall-Attempt` and `X-Townhall-Event`. A subscription that keeps "
-                    "failing is paused, its events kept; `POST /api/v1/webhooks/{id}/resume` delivers them.",
+                    "failing is paused, its events kept; `POST /api/v1/webhooks/{id}/resume` delivers them. "
+                    "Targets must resolve to public addresses only (loopback, private, link-local, multicast, "
+                    "reserved... are refused at subscription and at each delivery) unless the server allows "
+                    "them (`forum.allow_private_webhook_targets`).",
         docs_url="/docs", openapi_url="/openapi.json", redoc_url=None, lifespan=lifespan,
     )
     app.state.container = container

@@ -136,8 +136,10 @@ async def create_once(request: Request, api: ApiUser,
             payload = await build(uow)
             await idempotency.remember(uow, api, key, path, body_hash, payload)
     except IntegrityError:  # the same key at the same moment: the other request won
-        async with container_of(request).read() as conn:
-            stored = await idempotency.recall(conn, api, key, path, body_hash)
+        # Read through a unit of work: it sees the winner's row once the winner is committed,
+        # also when SQLite commits units in batches (a plain read may come before that commit).
+        async with container_of(request).uow() as uow:
+            stored = await idempotency.recall(uow.conn, api, key, path, body_hash)
         if stored is None:
             raise
         return respond(stored)

@@ -32,6 +32,10 @@ async def webhook_events(api: Caller) -> Response:
 
 @router.post("/webhooks")
 async def subscribe(request: Request, api: Caller, body: SubscribeBody) -> Response:
+    forum = container_of(request).settings.forum
+    await hooks.check_target(api, body.target_url, allow_private=forum.allow_private_webhook_targets,
+                             timeout=forum.webhook_timeout)
+
     async def build(uow: UnitOfWork) -> dict[str, Any]:
         sub = await hooks.do_subscribe(uow, api, body.target_url, body.events)
         return render.subscription(sub, with_secret=True)

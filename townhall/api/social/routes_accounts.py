@@ -79,14 +79,16 @@ async def _signed_in_answer(request: Request, user_id: int, session_tokens: sess
     social = container.settings.social
     async with container.read() as conn:
         me = await profiles.access_profile(conn, user_id)
+        session = await sessions.session_by_id(conn, session_id) if session_tokens is None and session_id else None
     out: dict[str, Any] = {"user_profile": user_profile(me), "is_waitlisted": me.waitlisted,
                            "is_onboarding": me.username is None}
     if session_tokens is not None:
         out.update(auth_token=session_tokens.auth_token, access_token=session_tokens.access_token,
                    refresh_token=session_tokens.refresh_token)
-    elif session_id is not None:
-        access, refresh = sessions.issue_jwts(container.credentials.social_jwt_secret, user_id, session_id,
-                                              social.access_token_ttl, social.refresh_token_ttl)
+    elif session is not None:  # tokens of the session's current refresh generation
+        access, refresh = sessions.issue_jwts(container.credentials.social_jwt_secret, user_id, session.session_id,
+                                              social.access_token_ttl, social.refresh_token_ttl,
+                                              session.refresh_generation)
         out.update(auth_token=auth_token, access_token=access, refresh_token=refresh)
     return out
 
@@ -97,9 +99,12 @@ async def complete_phone_number_auth(request: Request, data: dict[str, Any] = De
     container = container_of(request)
     social = container.settings.social
     policy = code_policy(container_of(request))
-    async with container.uow() as uow:
-        check = await signin.do_check_code(uow, data.get("phone_number"), data.get("verification_code"),
-                                           client_address(request), policy)
+    try:
+        async with container.uow() as uow:
+            check = await signin.do_check_code(uow, data.get("phone_number"), data.get("verification_code"),
+                                               client_address(request), policy)
+    except RateLimited as exc:  # the envelope of a refused code, as start_phone_number_auth's throttle
+        check = signin.CodeCheck(False, 0, exc.message)
     if not check.verified:
         return json_response({"success": False, "is_verified": False, "error_message": check.message,
                               "number_of_attempts_remaining": check.attempts_remaining}, 400)
@@ -121,22 +126,20 @@ async def complete_phone_number_auth(request: Request, data: dict[str, Any] = De
 
 @endpoint(router, "refresh_token", example={"refresh": "<refresh_token>"})
 async def refresh_token(request: Request, data: dict[str, Any] = Depends(params)) -> Response:
-    """``{refresh}`` → ``{access, refresh}``; 401 ``token_not_valid`` for a bad or revoked one."""
+    """``{refresh}`` → ``{access, refresh}``: the refresh token is used up (a new one comes back);
+    401 ``token_not_valid`` for a bad, revoked or already used one (which revokes its session)."""
     container = container_of(request)
     social = container.settings.social
     token = data.get("refresh")
     if not isinstance(token, str) or not token:
         return json_response(TOKEN_NOT_VALID, 401)
-    try:
-        claims = sessions.decode_jwt(token, container.credentials.social_jwt_secret, kind="refresh")
-    except sessions.TokenInvalid:
+    async with container.uow() as uow:
+        tokens = await sessions.do_rotate_refresh_token(
+            uow, token, secret=container.credentials.social_jwt_secret, access_ttl=social.access_token_ttl,
+            refresh_ttl=social.refresh_token_ttl)
+    if tokens is None:
         return json_response(TOKEN_NOT_VALID, 401)
-    async with container.read() as conn:
-        info = await sessions.session_by_id(conn, claims["sid"])
-    if info is None or info.banned:
-        return json_response(TOKEN_NOT_VALID, 401)
-    access, refresh = sessions.issue_jwts(container.credentials.social_jwt_secret, info.user_id, info.session_id,
-                                          social.access_token_ttl, social.refresh_token_ttl)
+    access, refresh = tokens
     return json_response({"access": access, "refresh": refresh})
 
 
@@ -170,7 +173,8 @@ async def me(request: Request, data: dict[str, Any] = Depends(params),
         actionable_notifications_count=actionable, notifications_enabled=not settings.is_paused,
         following_ids=following_ids, blocked_ids=blocked_ids, feature_flags=[],
         is_waitlisted=profile.waitlisted, is_onboarding=profile.username is None,
-        auth_token=tokens["auth_token"], access_token=tokens["access_token"], refresh_token=tokens["refresh_token"],
+        auth_token=tokens.get("auth_token"), access_token=tokens.get("access_token"),
+        refresh_token=tokens.get("refresh_token"),
     )
 
 

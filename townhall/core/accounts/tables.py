@@ -8,6 +8,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 from townhall.db.base import BigId, Json, UTCDateTime, metadata
@@ -60,7 +61,11 @@ profiles = Table(
     Column("waitlisted", Boolean, nullable=False, default=False),
     Column("num_invites", Integer, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
+    # Lookups by e-mail address (stored lower-cased), the oldest account first.
+    Index("ix_profiles_email", "email", "user_id"),
 )
+# Lookups by Twitter handle, case-insensitively: ``lower(twitter) = :handle``, the oldest account first.
+Index("ix_profiles_twitter_lower", func.lower(profiles.c.twitter), profiles.c.user_id)
 
 # Signed-in sessions: the opaque auth_token (only its SHA-256 is kept); JWTs name the session.
 auth_sessions = Table(
@@ -72,6 +77,8 @@ auth_sessions = Table(
     Column("device_id", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    # The refresh tokens of this generation work (once): see core/accounts/sessions.py.
+    Column("refresh_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 # The pending verification code of a phone number (its HMAC, never the code).

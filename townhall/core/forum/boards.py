@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, delete, false, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, not_, or_, select, true, update
 from sqlalchemy.engine import RowMapping
 
 from townhall.core.clock import now
@@ -95,13 +95,16 @@ def _visible(api: ApiUser) -> Any:
 
 
 def readable(api: ApiUser) -> Any:
-    """Boards whose posts the API user may read: private boards only for their members."""
-    alive = forum_boards.c.status != DELETED
-    if api.is_admin:
-        return alive
+    """Boards whose posts the API user may read. Private boards are for their members only, admins
+    included (the seed: "private boards are restricted to users who are part of the board", and
+    admins are to be added to them "if they want to have the same experience as a member"); admins
+    still see every board listed, to manage it. Hidden (members only) boards are for their members
+    and admins."""
     member_of = select(forum_board_members.c.board_id).where(forum_board_members.c.user_id == api.user_id)
-    open_ = and_(forum_boards.c.is_private == false(), forum_boards.c.hidden_type != HIDDEN_NON_MEMBERS)
-    return and_(alive, or_(open_, forum_boards.c.id.in_(member_of)))
+    closed = forum_boards.c.is_private == true()
+    if not api.is_admin:
+        closed = or_(closed, forum_boards.c.hidden_type == HIDDEN_NON_MEMBERS)
+    return and_(forum_boards.c.status != DELETED, or_(not_(closed), forum_boards.c.id.in_(member_of)))
 
 
 async def access_board(conn: Connection, api: ApiUser, board_id: int) -> Board:
@@ -112,8 +115,10 @@ async def access_board(conn: Connection, api: ApiUser, board_id: int) -> Board:
 
 
 async def access_readable_board(conn: Connection, api: ApiUser, board_id: int) -> Board:
+    """A board whose posts the API user may read (see ``readable``): 403 for a private board they
+    are not a member of, whatever their role."""
     board = await access_board(conn, api, board_id)
-    if board.is_private and not api.is_admin and not await is_member(conn, board.board_id, api.user_id):
+    if board.is_private and not await is_member(conn, board.board_id, api.user_id):
         raise Forbidden("private_board", f"board {board_id} is private to its members")
     return board
 

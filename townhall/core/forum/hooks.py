@@ -12,8 +12,17 @@ from townhall.db.database import Connection
 from townhall.jobs import webhooks
 from townhall.jobs.webhooks import Delivery, Subscription
 
-__all__ = ["SURFACE", "access_subscription", "do_resume", "do_subscribe", "do_unsubscribe", "list_deliveries",
-           "list_subscriptions"]
+__all__ = ["SURFACE", "access_subscription", "check_target", "do_resume", "do_subscribe", "do_unsubscribe",
+           "list_deliveries", "list_subscriptions"]
+
+
+async def check_target(api: ApiUser, target_url: Any, *, allow_private: bool, timeout: float) -> None:
+    """Before subscribing (outside the unit of work: it resolves the host): an admin's, valid,
+    public target (``townhall.jobs.webhooks``: no loopback, private... addresses unless
+    ``allow_private``)."""
+    check_admin(api, "manage webhooks")
+    await webhooks.check_reachable_target(webhooks.check_target_url(target_url), allow_private=allow_private,
+                                          timeout=timeout)
 
 
 async def do_subscribe(uow: UnitOfWork, api: ApiUser, target_url: Any, events: Any) -> Subscription:

@@ -5,7 +5,8 @@ Rules (the one place they live):
   one of its admins; ``is_member_only`` events belong to a club and are seen only by its members
   and the event's hosts;
 - the creator and the club's admins edit and delete an event;
-- hosts hear of the events they host (notification kind 15) when added;
+- people added to an event hear of it when added: its first host gets notification kind 15, the
+  other hosts (guests) kind 16;
 - an event is upcoming until EXPIRES_AFTER past its start (or once its room has started).
 """
 
@@ -262,10 +263,8 @@ async def _set_hosts(uow: UnitOfWork, event_id: int, host_ids: Sequence[int], be
     await uow.conn.execute(delete(hosts).where(hosts.c.event_id == event_id))
     for position, user_id in enumerate(host_ids):
         await uow.conn.execute(insert(hosts).values(event_id=event_id, user_id=user_id, position=position))
-    for user_id in host_ids:
-        if user_id not in before:
-            await notifications.do_notify(uow, user_id=user_id, kind=notifications.EVENT_HOST, actor_id=actor_id,
-                                          event_id=event_id)
+    await notifications.do_notify_event_hosts(uow, event_id=event_id, host_ids=host_ids, before=before,
+                                              actor_id=actor_id)
 
 
 def _new_hashid() -> str:

@@ -12,14 +12,15 @@ Kinds (Clubhouse's ``type`` codes):
 | 9 | ``actor`` invites you to a room in progress | |
 | 10 | ``actor`` followed a club of yours | |
 | 13 | ``actor`` joined a club of yours | |
-| 15 | you host a scheduled event | |
-| 16 | you are a guest of a scheduled event | |
+| 15 | you are the host of a scheduled event (its first host, who scheduled it) | |
+| 16 | ``actor`` added you to a scheduled event as a guest (a co-host) | |
 
 Actionable ones are also listed by ``get_actionable_notifications`` until acted on or ignored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +82,17 @@ async def do_notify(
         message=(message or "")[:MAX_MESSAGE], actionable=kind in ACTIONABLE_KINDS, is_unread=True,
         created_at=now(),
     ))
+
+
+async def do_notify_event_hosts(uow: UnitOfWork, *, event_id: int, host_ids: Sequence[int],
+                                before: Collection[int], actor_id: int) -> None:
+    """Tell the people newly on a scheduled event's host list (``host_ids`` in order, ``before``
+    the list before the change): the first is the event's host (15), the others its guests (16).
+    Nobody hears of their own doing, nor again of a place they already had."""
+    for position, user_id in enumerate(host_ids):
+        if user_id not in before:
+            await do_notify(uow, user_id=user_id, kind=EVENT_HOST if position == 0 else EVENT_GUEST,
+                            actor_id=actor_id, event_id=event_id)
 
 
 def _row(r: Any) -> Notification:

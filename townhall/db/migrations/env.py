@@ -30,7 +30,8 @@ config = context.config
 HAND_WRITTEN_TABLE_PREFIXES = ("chat_messages_fts", "forum_posts_fts", "social_users_fts", "social_clubs_fts",
                                "experts_fts")
 HAND_WRITTEN_NAMES = {"search_vector", "ix_chat_messages_search_vector", "ix_forum_posts_search", "ix_users_search",
-                      "ix_profiles_search", "ix_communities_search", "ix_expert_profiles_search"}
+                      "ix_profiles_search", "ix_communities_search", "ix_expert_profiles_search",
+                      "ix_profiles_twitter_lower"}
 
 
 def include_name(name: str | None, type_: str, _parent: Any) -> bool:
