@@ -24,7 +24,7 @@ async def test_an_event_is_scheduled_with_hosts_who_hear_of_it(people: Any) -> N
     assert [h["user_id"] for h in event["hosts"]] == [ada.user_id, bob.user_id]
     assert event["hosts"][0]["name"] == "ada" and event["time_start"].endswith("+00:00")
     bell = await bob.ok("get_notifications")
-    assert (15, event["event_id"]) in [(n["type"], n["event_id"]) for n in bell["notifications"]]
+    assert (16, event["event_id"]) in [(n["type"], n["event_id"]) for n in bell["notifications"]]  # a guest
     fetched = await bob.ok("get_event", {"event_id": event["event_id"]})
     assert fetched["event"]["event_id"] == event["event_id"] and fetched["event"]["is_host"] is True
     hashid = event["url"].rsplit("=", 1)[-1]
