@@ -9,7 +9,6 @@ Every test makes its own users (random numbers) because the server is shared by 
 from __future__ import annotations
 
 import io
-import random
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,8 @@ import requests
 from clubhouse.clubhouse import Clubhouse
 from PIL import Image
 
+from tests.phones import random_phone
+
 if TYPE_CHECKING:
     from conftest import RunTownhall, Server
 
@@ -30,10 +31,6 @@ def api_url(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"{server.base_url}/social/api"
     monkeypatch.setattr(Clubhouse, "API_URL", url)
     yield url
-
-
-def random_phone() -> str:
-    return f"+1628{random.randint(2_000_000, 9_999_999)}"
 
 
 SignedIn = Callable[..., tuple[Clubhouse, dict[str, Any]]]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import random
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from tests.phones import last_code, random_address, random_phone
 from townhall.container import Container
 from townhall.core.accounts import sessions, signin
 from townhall.core.experts import oauth, tokens
@@ -24,28 +24,10 @@ AUTHORIZE = "/experts/oauth/authorize"
 TOKEN = "/experts/oauth/token"
 
 
-def random_phone() -> str:
-    return f"+1415{random.randint(2_000_000, 9_999_999)}"
-
-
-def random_address() -> str:
-    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-
-
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     return verifier, challenge
-
-
-async def last_code(container: Container, phone: str) -> str:
-    """The sign-in code the development SMS backend sent to ``phone``."""
-    async with container.read() as conn:
-        found = await signin.last_sms(conn, phone)
-    assert found is not None, f"no text message to {phone}"
-    match = re.search(r"code is (\d+)", found[0])
-    assert match, found[0]
-    return match.group(1)
 
 
 @dataclass

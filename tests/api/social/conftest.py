@@ -3,8 +3,6 @@ real phone flow."""
 
 from __future__ import annotations
 
-import random
-import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -14,34 +12,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.phones import last_code, random_address, random_phone
 from townhall.app import create_app
 from townhall.config import Settings, SocialSettings
 from townhall.container import Container
-from townhall.core.accounts import signin
 
 API = "/social/api"
-
-
-def random_phone() -> str:
-    return f"+1415{random.randint(2_000_000, 9_999_999)}"
-
-
-def random_address() -> str:
-    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
 
 
 def http_client(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(address or random_address(), 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://townhall.test")
-
-
-async def last_code(container: Container, phone: str) -> str:
-    async with container.read() as conn:
-        found = await signin.last_sms(conn, phone)
-    assert found is not None, f"no text message to {phone}"
-    match = re.search(r"code is (\d+)", found[0])
-    assert match, found[0]
-    return match.group(1)
 
 
 @dataclass

@@ -4,13 +4,13 @@ would leave them."""
 
 from __future__ import annotations
 
-import random
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
 
+from tests.phones import random_phone
 from townhall.container import Container
 from townhall.core.accounts import profiles, signin
 from townhall.core.calls.models import COMPLETED
@@ -21,10 +21,6 @@ from townhall.core.experts import members
 
 def unique_username(prefix: str = "m") -> str:
     return f"{prefix}{secrets.token_hex(6)}"[:16]
-
-
-def random_phone() -> str:
-    return f"+1415{random.randint(2_000_000, 9_999_999)}"
 
 
 async def make_member(container: Container, *, name: str | None = None, username: str | None = None,
