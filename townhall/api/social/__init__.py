@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from starlette.applications import Starlette
 
     from townhall.container import Container
 
@@ -19,11 +20,13 @@ def mount(app: FastAPI, container: Container) -> FastAPI:
     return social_app
 
 
-def mount_pubnub(app: FastAPI, container: Container) -> FastAPI:
-    """Mount the PubNub-compatible subscribe gateway of the social surface's room events
-    (``join_channel`` answers its origin as ``pubnub_origin``)."""
-    from townhall.api.social.pubnub import build_pubnub_app
+def mount_pubnub(app: FastAPI, container: Container) -> Starlette:
+    """Mount the PubNub-compatible gateway of room events at PubNub's own paths at the root
+    (``/v2/subscribe/...``, ``/v2/presence/...``, ``/time/0``), so that ``pubnub_origin`` (which
+    join_channel answers) is the server's host as every PubNub SDK expects. Must come before
+    anything mounted at ``/``."""
+    from townhall.api.social.pubnub import PubNubPaths, build_pubnub_app
 
     pubnub_app = build_pubnub_app(container)
-    app.mount("/pubnub", pubnub_app)
+    app.router.routes.append(PubNubPaths(pubnub_app))
     return pubnub_app

@@ -126,7 +126,9 @@ async def _rooms(conn: Connection, found: list[Room], viewer_id: int, *, full: b
 
 
 def _origin(request: Request) -> str:
-    return urlsplit(container_of(request).settings.base_url()).netloc
+    """Where the PubNub gateway is (``api.social.pubnub``): the public URL without its scheme."""
+    public = urlsplit(container_of(request).settings.base_url())
+    return public.netloc + public.path
 
 
 async def _entered(request: Request, entered: Entered, viewer_id: int) -> Response:
