@@ -105,8 +105,9 @@ async def test_a_long_poll_gets_the_room_events_published_after_its_cursor(
     assert entry["c"] == f"channel_all.{code}" and entry["k"] == SUB_KEY and entry["i"] == str(bob.user_id)
     assert entry["f"] == 0 and entry["p"]["r"] == body["t"]["r"] and "a" in entry
     assert entry["d"] == {"action": "join_channel", "channel": code, "user_profile": {
-        "user_id": bob.user_id, "name": "Bob", "username": None, "photo_url": None,
-        "is_speaker": False, "is_moderator": False}}
+        "user_id": bob.user_id, "name": "Bob", "username": None, "photo_url": None, "first_name": "Bob",
+        "skintone": 1, "is_speaker": False, "is_moderator": False, "is_invited_as_speaker": False,
+        "is_followed_by_speaker": False, "is_new": True, "time_joined_as_speaker": None}}
 
 
 async def test_a_client_reconnecting_with_its_last_timetoken_misses_nothing(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from townhall.api.social.render_clubs import time_text
 from townhall.core.events import Event
 from townhall.core.rooms.events import (
     HandLowered,
@@ -52,8 +53,11 @@ def users_channel(user_id: int) -> str:
 def user_profile(member: Member) -> dict[str, Any]:
     """A participant as room messages carry them (``user_profile``)."""
     return {"user_id": member.user_id, "name": member.name, "username": member.username,
-            "photo_url": member.photo_url, "is_speaker": member.role in (MODERATOR, SPEAKER),
-            "is_moderator": member.role == MODERATOR}
+            "photo_url": member.photo_url, "first_name": member.first_name, "skintone": member.skintone or 1,
+            "is_speaker": member.role in (MODERATOR, SPEAKER), "is_moderator": member.role == MODERATOR,
+            "is_invited_as_speaker": member.is_invited_as_speaker,
+            "is_followed_by_speaker": member.is_followed_by_speaker, "is_new": member.is_new,
+            "time_joined_as_speaker": time_text(member.speaker_since) if member.speaker_since else None}
 
 
 def _action(event: RoomEvent, action: str, **fields: Any) -> dict[str, Any]:

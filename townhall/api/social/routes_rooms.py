@@ -4,7 +4,6 @@ render; the rules are in the core (permissions.py decides who may do what)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,14 +35,13 @@ from townhall.core.errors import Invalid
 from townhall.core.rooms import actions
 from townhall.core.rooms import service as rooms
 from townhall.core.rooms.actions import Entered
-from townhall.core.rooms.models import OPEN, SOCIAL, Participant, Room
+from townhall.core.rooms.models import NEW_USER_FOR, OPEN, SOCIAL, Participant, Room
 from townhall.db.database import Connection
 
 router = APIRouter(tags=["rooms"])
 
 HEARTBEAT_VALUE = 60
 HEARTBEAT_INTERVAL = 29
-NEW_USER_FOR = timedelta(days=7)
 SPEAKERS_IN_LISTS = 10
 
 

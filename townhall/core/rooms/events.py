@@ -8,6 +8,8 @@ Chat gateway reads the same events by ``room_id``/``club_id``.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from townhall.core.events import Event
@@ -25,6 +27,12 @@ class Member(BaseModel):
     username: str | None = None
     photo_url: str | None = None
     role: str = "listener"
+    first_name: str | None = None
+    skintone: int | None = None
+    is_new: bool = False
+    is_invited_as_speaker: bool = False
+    is_followed_by_speaker: bool = False
+    speaker_since: datetime | None = None
 
 
 class RoomEvent(Event):

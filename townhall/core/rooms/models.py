@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 OPEN, SOCIAL, PRIVATE, CLUB = "open", "social", "private", "club"
@@ -22,6 +22,8 @@ IN_ROOM = (JOINED, CONNECTED, INTERRUPTED)
 OWNER, COMMUNITY_MODERATOR, MEMBER, NO_ROLE = "owner", "moderator", "member", "none"
 COMMUNITY_ROLES = (OWNER, COMMUNITY_MODERATOR, MEMBER, NO_ROLE)
 MODERATING_ROLES = (OWNER, COMMUNITY_MODERATOR)
+# Rooms show people who joined townhall this recently as new (``is_new``).
+NEW_USER_FOR = timedelta(days=7)
 # handraise_permission
 HANDS_EVERYONE, HANDS_FOLLOWED_BY_SPEAKERS, HANDS_CLUB_MEMBERS = 1, 2, 3
 

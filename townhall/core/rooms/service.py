@@ -66,6 +66,7 @@ from townhall.core.rooms.models import (
     LISTENER,
     MODERATING_ROLES,
     MODERATOR,
+    NEW_USER_FOR,
     OPEN,
     PRIVATE,
     REMOVED,
@@ -345,11 +346,22 @@ async def presence(conn: Connection, room_ids: Sequence[int], *, at: datetime | 
 
 
 async def members(conn: Connection, room_id: int, ids: Iterable[int]) -> dict[int, Member]:
+    """Participants as room events carry them (the ``user_profile`` of join_channel, add_speaker...)."""
     found = await profiles.get_profiles(conn, ids)
-    roles = {r.user_id: r.role for r in (await conn.execute(select(p.c.user_id, p.c.role).where(
-        p.c.room_id == room_id, p.c.user_id.in_(list(found))))).all()}
-    return {i: Member(user_id=i, name=f.name, username=f.username, photo_url=f.photo_url,
-                      role=roles.get(i, LISTENER)) for i, f in found.items()}
+    rows = {r.user_id: r for r in (await conn.execute(
+        select(p.c.user_id, p.c.role, p.c.invited_to_speak, p.c.speaker_since).where(
+            p.c.room_id == room_id, p.c.user_id.in_(list(found))))).all()}
+    followed = await followed_by_speakers(conn, room_id, list(found))
+    stamp = now()
+    out = {}
+    for i, f in found.items():
+        row = rows.get(i)
+        out[i] = Member(user_id=i, name=f.name, username=f.username, photo_url=f.photo_url,
+                        role=row.role if row else LISTENER, first_name=f.first_name, skintone=f.skintone,
+                        is_new=stamp - f.created_at < NEW_USER_FOR,
+                        is_invited_as_speaker=bool(row and row.invited_to_speak),
+                        is_followed_by_speaker=i in followed, speaker_since=row.speaker_since if row else None)
+    return out
 
 
 async def _member(conn: Connection, room_id: int, user_id: int) -> Member:
