@@ -127,3 +127,25 @@ def test_tokens_in_logged_urls_are_redacted() -> None:
     RedactSecrets().filter(record)
     assert "eyJ.secret.sig" not in record.getMessage()
     assert "authorization=[redacted]&x=1" in record.getMessage()
+
+
+def test_oauth_secrets_in_logged_urls_are_redacted_but_other_parameters_kept() -> None:
+    from townhall.logging import redact
+
+    line = redact("/experts/v1/me?oauth_token=T1&x=1 /experts/oauth/authorize?client_id=abc&client_secret=S2"
+                  "&code=C3&grant_type=authorization_code&code_verifier=V4 /x?refresh_token=R5&postcode=9")
+    for secret in ("T1", "S2", "C3", "V4", "R5"):
+        assert secret not in line
+    assert "client_id=abc" in line and "grant_type=authorization_code" in line and "postcode=9" in line
+
+
+def test_unicode_digits_are_not_ids() -> None:
+    import pytest
+
+    from townhall.core.errors import Invalid
+    from townhall.core.fields import check_positive_id, is_digits
+
+    assert is_digits("42") and not is_digits("²") and not is_digits("١") and not is_digits("")
+    for text in ("²", "①", "١"):
+        with pytest.raises(Invalid):
+            check_positive_id(text, "id")

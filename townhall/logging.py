@@ -28,7 +28,11 @@ _ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
 
 
 # Credentials that clients put in URLs (the chat WebSocket sends its JWT as a query parameter).
-_SECRET_PARAM = re.compile(r"(?i)\b(authorization|token|user_token|access_token|api_secret)=[^&\s\"']+")
+# A name is matched whole (``oauth_token``, not only ``token``): a word character before it would
+# otherwise hide it from ``\b``.
+_SECRET_PARAM = re.compile(
+    r"(?i)(?<![A-Za-z0-9])((?:oauth_|access_|user_|refresh_)?token|authorization|api_secret|client_secret"
+    r"|code|code_verifier|refresh|password)=[^&\s\"']+")
 
 
 def redact(text: str) -> str:

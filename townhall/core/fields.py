@@ -12,10 +12,16 @@ from townhall.core.errors import Invalid
 MAX_ID = 2**63  # ids are BIGINT
 
 
+def is_digits(text: str) -> bool:
+    """True when ``text`` is one or more ASCII digits. (``str.isdigit`` is also true for "²", "①"
+    or "١", which ``int`` then refuses or reads as another number.)"""
+    return text.isascii() and text.isdigit()
+
+
 def check_positive_id(value: Any, name: str) -> int:
     """An id as clients send it: an int, or digits in a string; ``Invalid("invalid_<name>")``
     unless it is a positive 64-bit integer."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_digits(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < MAX_ID:
         raise Invalid(f"invalid_{name}", f"{name} must be a positive integer", field=name)

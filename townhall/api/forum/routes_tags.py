@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from townhall.api.forum import render
 from townhall.api.forum.errors import ForumError
 from townhall.api.forum.http import OK, Caller, Id, Paging, container_of, create_once, respond, respond_list, unit
+from townhall.core.fields import is_digits
 from townhall.core.forum import tags
 from townhall.core.uow import UnitOfWork
 
@@ -39,7 +40,7 @@ def _ids(raw: str | None) -> list[int] | None:
     if raw is None:
         return None
     parts = [p.strip() for p in raw.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() and len(p) <= 18 for p in parts):
+    if not parts or not all(is_digits(p) and len(p) <= 18 for p in parts):
         raise ForumError(400, "ids must be a comma-separated list of tag ids, e.g. ids=1,13,18")
     return [int(p) for p in parts]
 

@@ -23,7 +23,7 @@ from townhall.core.accounts import sessions
 from townhall.core.accounts.profiles import check_admitted_status
 from townhall.core.accounts.sessions import SessionInfo
 from townhall.core.errors import Invalid
-from townhall.core.fields import check_positive_id
+from townhall.core.fields import check_positive_id, is_digits
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def endpoint(router: APIRouter, name: str, *, example: dict[str, Any] | None = N
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused (413) beyond ``limit`` bytes, also when it is streamed."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
+    if length and is_digits(length) and int(length) > limit:
         raise SocialError(f"The request body is larger than {limit} bytes.", 413)
     if getattr(request, "_body", None) is not None:  # read already (Starlette caches it there)
         return request._body  # type: ignore[no-any-return]
@@ -169,7 +169,7 @@ def int_param(data: dict[str, Any], name: str, *, required: bool = True, default
         value = int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit() and len(text) <= 19:
+        if is_digits(text.lstrip("-")) and len(text) <= 19:
             value = int(text)
     if not isinstance(value, int) or not -(2**63) < value < 2**63:
         raise Invalid("invalid_field", f"{name} must be an integer.")

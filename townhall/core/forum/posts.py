@@ -15,6 +15,7 @@ from sqlalchemy.engine import RowMapping
 
 from townhall.core.clock import now
 from townhall.core.errors import Conflict, Forbidden, Invalid, NotFound
+from townhall.core.fields import is_digits
 from townhall.core.forum import boards, retire, text, users
 from townhall.core.forum.events import (
     CommentCreated,
@@ -478,7 +479,7 @@ async def list_replies(conn: Connection, api: ApiUser, comment_id: int, page: Pa
 
 def check_slot(slot: Any, slots: int) -> int:
     """A reaction slot: ``"s2"`` or ``2``, between 1 and the number of configured slots."""
-    if isinstance(slot, str) and slot[:1] in ("s", "S") and slot[1:].isdigit():
+    if isinstance(slot, str) and slot[:1] in ("s", "S") and is_digits(slot[1:]):
         slot = int(slot[1:])
     if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= slots:
         raise Invalid("invalid_slot", f"slot must be s1..s{slots}", field="slot")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from townhall.core.clock import now
 from townhall.core.errors import Conflict, Invalid, NotFound
+from townhall.core.fields import is_digits
 from townhall.core.filters import like_escape
 from townhall.core.forum import posts, text, users
 from townhall.core.forum.models import REF_TYPES, REF_USER, ApiUser, Page, Tag, check_id, split_page
@@ -154,7 +155,7 @@ async def _check_ref(conn: Connection, api: ApiUser, ref_type: Any, ref_id: Any)
     if ref_type not in REF_TYPES:
         raise Invalid("invalid_ref_type", f"ref_type must be one of {', '.join(REF_TYPES)}", field="ref_type")
     if ref_type == REF_USER:
-        if isinstance(ref_id, str) and not ref_id.isdigit():
+        if isinstance(ref_id, str) and not is_digits(ref_id):
             return (await users.access_by_msid(conn, ref_id)).user_id
         profile = await users.get_profile(conn, check_id(ref_id, "ref_id"))
         return profile.user_id

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from townhall.core.accounts import service as accounts
 from townhall.core.clock import now
 from townhall.core.errors import Conflict, Forbidden, Invalid, NotFound
+from townhall.core.fields import is_digits
 from townhall.core.forum import text
 from townhall.core.forum.events import MemberJoined, MemberJoinedWaitlist
 from townhall.core.forum.models import (
@@ -109,7 +110,7 @@ async def get_profile(conn: Connection, user_id: int) -> Profile:
 
 def parse_msid(msid: str) -> tuple[int, str]:
     user_id, dot, sid = msid.partition(".")
-    if not dot or not user_id.isdigit() or not sid or len(user_id) > 18:
+    if not dot or not is_digits(user_id) or not sid or len(user_id) > 18:
         raise NotFound("user_not_found", f'"{msid}" is not the msid of a user (<user_id>.<sid>)')
     return int(user_id), sid
 
@@ -126,7 +127,7 @@ async def access_by_msid(conn: Connection, msid: Any) -> Profile:
 
 async def access_user(conn: Connection, api: ApiUser, ref: str) -> Profile:
     """A user by msid; by bare user id only for API users with the LIST permission (moderators)."""
-    if ref.isdigit() and len(ref) <= 18:
+    if is_digits(ref) and len(ref) <= 18:
         if not api.is_moderator:
             raise Forbidden("no_list_permission", "looking users up by user_id needs the LIST permission; use msid")
         return await get_profile(conn, int(ref))
