@@ -285,6 +285,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         for number, latency in w.deliveries:
             by_message.setdefault(number, []).append(latency * 1000)
     first = sorted(min(arrivals) for arrivals in by_message.values())
+    slowest = max(by_message, key=lambda number: min(by_message[number]), default=None)
     spread = sorted(max(arrivals) - min(arrivals) for arrivals in by_message.values())
     return {
         "bench": "chat_fanout",
@@ -301,6 +302,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         "rate_per_s": args.rate,
         "first_p50_ms": round(percentile(first, 0.50), 2),  # the first watcher of each message
         "first_max_ms": round(first[-1], 2) if first else 0.0,
+        "first_max_message": slowest,  # which message (0 = the first sent) took first_max_ms
         "spread_p50_ms": round(percentile(spread, 0.50), 2),  # first to last watcher, per message
         "spread_max_ms": round(spread[-1], 2) if spread else 0.0,
         "deflate": any(w.deflate for w in watchers),  # offered unless --no-deflate; used?

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from townhall.config import Settings
-from townhall.core.uow import UnitOfWork
+from townhall.core.uow import COMMITTED, UnitOfWork
 from townhall.credentials import Credentials, load_or_create_credentials
-from townhall.db.database import Database
+from townhall.db.database import Database, NotCommitted
 from townhall.jobs import outbox
 from townhall.media import MediaBackend, NullMediaBackend, create_media_backend
 from townhall.realtime.bus import EventBus, create_bus
@@ -43,13 +43,27 @@ class Container:
         )
 
     @asynccontextmanager
-    async def uow(self) -> AsyncIterator[UnitOfWork]:
+    async def uow(self, *, shared: bool = False) -> AsyncIterator[UnitOfWork]:
         """One write transaction; its events that must not be lost are written to the outbox in it,
-        just before the commit, and all of them are published once it is committed (rule 5)."""
-        async with self.db.transaction() as conn:
-            unit = UnitOfWork(conn)
-            yield unit
-            written = await outbox.write_events(unit)
+        just before the commit, and all of them are published once it is committed (rule 5), after
+        the process's ``COMMITTED`` listeners (``core/uow.py``) have seen them.
+
+        ``shared``: a short, frequent unit (sending a message) that may share its transaction
+        with others running at the same time (``Database.transaction``); it still returns only
+        once it is committed."""
+        listeners = self.extras.get(COMMITTED, ())
+        assert isinstance(listeners, list | tuple)
+        try:
+            async with self.db.transaction(shared=shared) as conn:
+                unit = UnitOfWork(conn)
+                yield unit
+                written = await outbox.write_events(unit)
+        except NotCommitted:  # its sibling units of a failed group commit: what they read is void
+            for listener in listeners:
+                listener(None)
+            raise
+        for listener in listeners:
+            listener(unit.events)
         for event in unit.events:
             await self.bus.publish(event)
         if written:

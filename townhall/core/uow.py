@@ -10,6 +10,11 @@ from townhall.db.database import Connection
 if TYPE_CHECKING:
     from townhall.core.events import Event
 
+# ``container.extras[COMMITTED]``: callables that ``container.uow()`` hands each committed unit's
+# events, synchronously, before they go to the bus (None when units whose changes are unknown
+# did not commit). For in-process caches, which must forget a change before the next request.
+COMMITTED = "uow.committed"
+
 
 @dataclass(slots=True)
 class UnitOfWork:

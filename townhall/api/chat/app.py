@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -23,20 +24,40 @@ from townhall.api.chat import (
 from townhall.api.chat.errors import StreamError
 from townhall.api.chat.http import Authenticator, add_rate_headers, authenticate, duration
 from townhall.api.chat.hub import ChatHub
+from townhall.api.chat.lean import LeanRoutes
 from townhall.api.chat.ratelimit import RateLimiter, RedisRateLimiter
 from townhall.container import Container
+from townhall.core.chat.contexts import ChannelContexts
 from townhall.core.errors import DomainError
+from townhall.core.uow import COMMITTED
 
 log = logging.getLogger(__name__)
 
 
 def _error_response(request: Request, err: StreamError) -> Response:
-    import orjson
-
     response = Response(orjson.dumps(errors.body(err, duration(request))), status_code=err.status,
                         media_type="application/json")
     add_rate_headers(request, response)
     return response
+
+
+def render_error(request: Request, exc: Exception) -> Response:
+    """Any exception of a chat request as Stream's error JSON (the app's one exception handler)."""
+    if isinstance(exc, StreamError):
+        err = exc
+    elif isinstance(exc, DomainError):
+        err = errors.from_domain(exc)
+    elif isinstance(exc, RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        err = StreamError(400, errors.INPUT_ERROR, f"{where}: {first['msg']}")
+    elif isinstance(exc, StarletteHTTPException):
+        code = errors.NOT_FOUND if exc.status_code == 404 else errors.INPUT_ERROR
+        err = StreamError(exc.status_code, code, str(exc.detail))
+    else:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        err = StreamError(500, -1, "internal server error")
+    return _error_response(request, err)
 
 
 def build_chat_app(container: Container) -> FastAPI:
@@ -45,15 +66,24 @@ def build_chat_app(container: Container) -> FastAPI:
     limiter = (RedisRateLimiter(container.settings.redis_url, chat.rate_limit_multiplier, chat.rate_limits)
                if container.settings.redis_url else RateLimiter(chat.rate_limit_multiplier, chat.rate_limits))
     auth = Authenticator(container)
+    contexts = ChannelContexts()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hub.start()
         users_changed = container.bus.subscribe("user:*", auth.on_user_event)
+        # Changes of this process are seen at commit, those of other processes through the bus.
+        committed = container.extras.setdefault(COMMITTED, [])
+        assert isinstance(committed, list)
+        committed.append(contexts.observe)
+        changed = ([container.bus.subscribe(p, contexts.on_event) for p in ("channel:*", "user:*")]
+                   if container.settings.redis_url else [])
         try:
             yield
         finally:
-            users_changed.close()
+            committed.remove(contexts.observe)
+            for sub in (users_changed, *changed):
+                sub.close()
             await hub.close()
             await limiter.close()
 
@@ -67,30 +97,15 @@ def build_chat_app(container: Container) -> FastAPI:
     app.state.hub = hub
     app.state.auth = auth
     app.state.rate_limiter = limiter
+    app.state.contexts = contexts
 
     @app.exception_handler(StreamError)
-    async def _stream_error(request: Request, exc: StreamError) -> Response:
-        return _error_response(request, exc)
-
     @app.exception_handler(DomainError)
-    async def _domain_error(request: Request, exc: DomainError) -> Response:
-        return _error_response(request, errors.from_domain(exc))
-
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return _error_response(request, StreamError(400, errors.INPUT_ERROR, f"{where}: {first['msg']}"))
-
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = errors.NOT_FOUND if exc.status_code == 404 else errors.INPUT_ERROR
-        return _error_response(request, StreamError(exc.status_code, code, str(exc.detail)))
-
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error_response(request, StreamError(500, -1, "internal server error"))
+    async def _error(request: Request, exc: Exception) -> Response:
+        return render_error(request, exc)
 
     authenticated = [Depends(authenticate)]
     # Routes are matched in order: the busiest (messages) first.
@@ -98,6 +113,8 @@ def build_chat_app(container: Container) -> FastAPI:
     for router in routers:
         app.include_router(router, dependencies=authenticated)
     app.include_router(ws.router)
+    app.add_middleware(LeanRoutes, routes=app.router.routes, routers=routers, dependency=authenticate,
+                       on_error=_error, enabled=chat.lean_http)
     # Stream's endpoint names (the route names), as GET /rate_limits lists them.
     app.state.routers = routers
     app.state.endpoints = sorted(r.name for router in routers for r in router.routes if isinstance(r, APIRoute))

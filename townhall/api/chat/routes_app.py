@@ -77,6 +77,7 @@ async def update_channel_type(request: Request, name: str) -> Response:
     data = await json_body(request)
     async with container_of(request).uow() as uow:
         updated = await types.update_type(uow.conn, name, data)
+    request.app.state.contexts.forget_all()  # a type change records no event
     return respond(request, render.channel_type(updated, full=True), 201)
 
 
@@ -85,4 +86,5 @@ async def delete_channel_type(request: Request, name: str) -> Response:
     require_server(request, "deleting channel types")
     async with container_of(request).uow() as uow:
         await types.delete_type(uow.conn, name)
+    request.app.state.contexts.forget_all()
     return respond(request, {})

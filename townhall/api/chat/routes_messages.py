@@ -83,8 +83,9 @@ async def send_message(request: Request, type_name: str, channel_id: str) -> Res
     draft = message_input(msg)
     actor, sender = await actor_of(request, {**msg, **data}, required=True)
     assert sender is not None
-    async with container_of(request).uow() as uow:
-        plan = await messages.check_send(uow.conn, actor, sender, f"{type_name}:{channel_id}", draft)
+    async with container_of(request).uow(shared=True) as uow:
+        plan = await messages.check_send(uow.conn, actor, sender, f"{type_name}:{channel_id}", draft,
+                                         contexts=request.app.state.contexts)
         view, users, _ = await messages.do_send(uow, plan)
     return respond(request, {"message": _message_payload(request, view, users)}, 201)
 

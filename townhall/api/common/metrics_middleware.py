@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +22,8 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, surfaces: Collection[str]) -> None:
         self.app = app
         self.surfaces = frozenset(surfaces)
+        self._latencies: dict[str, Any] = {}
+        self._counters: dict[tuple[str, str, int], Any] = {}
 
     def surface_of(self, path: str) -> str:
         # Only known names become label values, so scanners cannot grow the label set.
@@ -44,6 +47,20 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            HTTP_LATENCY.labels(surface).observe(time.perf_counter() - start)
-            method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            HTTP_REQUESTS.labels(surface, method, str(status)).inc()
+            self._latency(surface).observe(time.perf_counter() - start)
+            self._requests(surface, scope["method"] if scope["method"] in METHODS else "OTHER", status).inc()
+
+    def _latency(self, surface: str) -> Any:
+        child = self._latencies.get(surface)
+        if child is None:
+            child = self._latencies[surface] = HTTP_LATENCY.labels(surface)
+        return child
+
+    def _requests(self, surface: str, method: str, status: int) -> Any:
+        """The counter of (surface, method, status); labels() costs as much as the rest of this
+        middleware, so the children are kept (a bounded set: known surfaces, methods, statuses)."""
+        key = (surface, method, status)
+        child = self._counters.get(key)
+        if child is None:
+            child = self._counters[key] = HTTP_REQUESTS.labels(surface, method, str(status))
+        return child

@@ -15,6 +15,7 @@ from townhall.core.accounts.models import User
 from townhall.core.accounts.service import chat_user_filter, require_chat_users
 from townhall.core.chat import history
 from townhall.core.chat.channels import Page, readable_by, visible_since
+from townhall.core.chat.contexts import ChannelContexts
 from townhall.core.chat.events import (
     MessageDeleted,
     MessageNew,
@@ -48,7 +49,7 @@ from townhall.core.clock import new_id, now
 from townhall.core.errors import Conflict, Forbidden, Invalid, NotFound
 from townhall.core.events import channel_topic
 from townhall.core.uow import UnitOfWork
-from townhall.db.database import Connection
+from townhall.db.database import Connection, prepared
 from townhall.db.sql import insert_ignoring_conflicts
 
 MESSAGE_ID_RE = re.compile(r"^[^\s,%*]{1,255}$")
@@ -156,23 +157,29 @@ class SendPlan:
 
 
 async def check_send(
-    conn: Connection, actor: Actor, sender: User, cid: str, msg: MessageInput
+    conn: Connection, actor: Actor, sender: User, cid: str, msg: MessageInput,
+    *, contexts: ChannelContexts | None = None,
 ) -> SendPlan:
     """Check that ``sender`` may send ``msg`` to channel ``cid`` and gather what the write needs.
 
     May run on a read snapshot before the write transaction; ``do_send`` copes with what may
     change in between. A message id already stored (a retried send) is found by ``do_send``'s
-    insert, so the common case costs no lookup here.
+    insert, so the common case costs no lookup here. ``contexts``: the process's cache of
+    channels and memberships, if it has one.
     """
-    channel, ctype, member = await channel_context(conn, cid, actor.user_id)
+    if contexts is not None:
+        channel, ctype, member, ids = await contexts.get(conn, cid, actor.user_id)
+        ids = list(ids)
+    else:
+        channel, ctype, member = await channel_context(conn, cid, actor.user_id)
+        ids = await member_ids(conn, channel.pk)
     check(Action.SEND_MESSAGE, actor, channel.type, member, channel)
     if channel.frozen and not actor.server:
         raise Forbidden("channel_frozen", f"channel {channel.cid} is frozen")
     _validate(msg, ctype, actor)
     users = Users()
     users.add(sender)
-    plan = SendPlan(actor=actor, sender=sender, channel=channel, ctype=ctype, msg=msg,
-                    member_ids=await member_ids(conn, channel.pk), users=users)
+    plan = SendPlan(actor=actor, sender=sender, channel=channel, ctype=ctype, msg=msg, member_ids=ids, users=users)
     if msg.parent_id:
         parent = await get_message(conn, msg.parent_id)
         if parent.channel_pk != channel.pk:
@@ -270,12 +277,14 @@ async def _update_thread_reads(conn: Connection, parent: Message, participants: 
 def _insert_message(conn: Connection) -> Any:
     stmt = _INSERTS.get(conn.dialect.name)
     if stmt is None:
-        stmt = _INSERTS[conn.dialect.name] = insert_ignoring_conflicts(conn, messages).returning(messages.c.pk)
+        stmt = _INSERTS[conn.dialect.name] = prepared(
+            insert_ignoring_conflicts(conn, messages).returning(messages.c.pk))
     return stmt
 
 
 _INSERTS: dict[str, Any] = {}
-_TOUCH_CHANNEL = update(channels).where(channels.c.pk == bindparam("b_pk")).values(last_message_at=bindparam("b_at"))
+_TOUCH_CHANNEL = prepared(
+    update(channels).where(channels.c.pk == bindparam("b_pk")).values(last_message_at=bindparam("b_at")))
 
 
 def _read_state_update(counts: bool, top_level: bool) -> Any:
@@ -295,7 +304,7 @@ def _read_state_update(counts: bool, top_level: bool) -> Any:
 
 
 # (counts as unread, top-level message) -> the statement
-_READ_STATE = {(c, t): _read_state_update(c, t) for c in (False, True) for t in (False, True)}
+_READ_STATE = {(c, t): prepared(_read_state_update(c, t)) for c in (False, True) for t in (False, True)}
 
 
 async def _update_read_state(conn: Connection, plan: SendPlan, message_id: str, msg_type: str,

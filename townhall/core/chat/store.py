@@ -12,7 +12,7 @@ from townhall.core.chat.tables import channel_types, channels, members, messages
 from townhall.core.clock import now
 from townhall.core.errors import Invalid, NotFound
 from townhall.core.filters import json_list_contains
-from townhall.db.database import Connection
+from townhall.db.database import Connection, prepared
 
 _message_select = select(messages, channels.c.cid).join(channels, channels.c.pk == messages.c.channel_pk)
 
@@ -63,15 +63,16 @@ def reaction_from_row(row: Any, message_id: str) -> Reaction:
 
 # The statements of the hot paths (sending, reading) are built once: building and keying a
 # statement costs more than running it on SQLite.
-_CHANNEL_BY_CID = select(channels).where(channels.c.cid == bindparam("cid"), channels.c.deleted_at.is_(None))
-_MEMBER = select(members).where(members.c.channel_pk == bindparam("channel_pk"),
-                                members.c.user_id == bindparam("user_id"))
-_MEMBER_IDS = select(members.c.user_id).where(members.c.channel_pk == bindparam("channel_pk"))
-_MESSAGE_BY_ID = _message_select.where(messages.c.id == bindparam("id"))
+_CHANNEL_BY_CID = prepared(
+    select(channels).where(channels.c.cid == bindparam("cid"), channels.c.deleted_at.is_(None)))
+_MEMBER = prepared(select(members).where(members.c.channel_pk == bindparam("channel_pk"),
+                                         members.c.user_id == bindparam("user_id")))
+_MEMBER_IDS = prepared(select(members.c.user_id).where(members.c.channel_pk == bindparam("channel_pk")))
+_MESSAGE_BY_ID = prepared(_message_select.where(messages.c.id == bindparam("id")))
 
 
 _member_cols = [c.label(f"m_{c.name}") for c in members.columns]
-_CHANNEL_CONTEXT = (
+_CHANNEL_CONTEXT = prepared(
     select(channels, channel_types.c.config.label("type_config"),
            channel_types.c.created_at.label("type_created_at"),
            channel_types.c.updated_at.label("type_updated_at"), *_member_cols)
