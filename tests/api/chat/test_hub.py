@@ -629,7 +629,8 @@ async def test_the_watcher_count_counts_watchers_on_every_process_once(hub: Chat
     hub.watch(b2_id, CID)  # bob watches on both processes: still one watcher
     await settle()
     assert hub.watcher_count(CID) == 2 and other_hub.watcher_count(CID) == 2
-    assert [u.id for u in hub.watcher_users(CID)] == [ALICE.id, BOB.id]  # the list names local watchers
+    assert [u.id for u in hub.watcher_users(CID)] == [ALICE.id, BOB.id]  # this process's watchers
+    assert hub.remote_watcher_ids(CID) == [] and other_hub.remote_watcher_ids(CID) == [ALICE.id]
 
     other_hub.unwatch(b_id, CID)
     hub.unwatch(a_id, CID)

@@ -6,7 +6,8 @@ asked for in one process reaches the socket's process the same way (``watch_anyw
 Presence (``online``) spans processes: each hub announces its users going online and offline on
 the bus and repeats the full list of its online users every ``PRESENCE_INTERVAL`` seconds; a
 process not heard from for three intervals (it crashed) no longer counts. ``watcher_count``
-counts the watchers of every process the same way; the ``watchers`` list names this process's.
+counts the watchers of every process the same way, and ``remote_watcher_ids`` names the users
+watching elsewhere, so a channel's ``watchers`` list names them all.
 
 Each event is rendered and serialised once per variant (the watchers' event, the members'
 ``notification.*`` event) and the same text goes to every recipient. Each connection has its own
@@ -397,6 +398,13 @@ class ChatHub:
         for conn in self._watchers.get(cid, {}).values():
             seen.setdefault(conn.user.id, conn.user)
         return list(seen.values())
+
+    def remote_watcher_ids(self, cid: str) -> list[int]:
+        """Users watching ``cid`` on other processes only (``watcher_users`` has this process's)."""
+        elsewhere = self._remote_watchers.get(cid)
+        if not elsewhere:
+            return []
+        return sorted(set().union(*elsewhere.values()) - set(self._watching_users.get(cid, {})))
 
     def watcher_count(self, cid: str) -> int:
         """Distinct users watching ``cid`` on any process."""

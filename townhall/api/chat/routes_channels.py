@@ -60,11 +60,20 @@ def _state_options(data: dict[str, Any], default_messages: int = 25) -> StateOpt
 MAX_WATCHERS_LISTED = 100
 
 
-def _render_state(request: Request, state: ChannelState) -> dict[str, Any]:
+async def _render_states(request: Request, states: list[ChannelState]) -> list[dict[str, Any]]:
+    """Channel states with their watchers: this process's, and those of other processes (loaded
+    from the database, once for all the channels)."""
     hub = request.app.state.hub
-    cid = state.channel.cid
-    watchers = hub.watcher_users(cid)[:MAX_WATCHERS_LISTED]
-    return render.state(state, hub.is_online, watchers=watchers, watcher_count=hub.watcher_count(cid))
+    local = {s.channel.cid: hub.watcher_users(s.channel.cid)[:MAX_WATCHERS_LISTED] for s in states}
+    remote = {cid: hub.remote_watcher_ids(cid)[:MAX_WATCHERS_LISTED - len(users)] for cid, users in local.items()}
+    wanted = {user_id for ids in remote.values() for user_id in ids}
+    found: dict[int, Any] = {}
+    if wanted:
+        async with container_of(request).read() as conn:
+            found = await accounts.get_users(conn, wanted)
+    return [render.state(s, hub.is_online, watcher_count=hub.watcher_count(s.channel.cid),
+                         watchers=local[s.channel.cid] + [found[i] for i in remote[s.channel.cid] if i in found])
+            for s in states]
 
 
 async def _watch(request: Request, data: dict[str, Any], state: ChannelState, actor: Actor) -> None:
@@ -118,7 +127,8 @@ async def _get_or_create(request: Request, type_name: str, channel_id: str | Non
         channel, ctype, member = await channels.access(conn, actor, channel.cid, Action.READ_CHANNEL)
         state = await channels.state(conn, actor, channel, ctype, member, _state_options(data), created=created)
     await _watch(request, data, state, actor)
-    return respond(request, _render_state(request, state), 201 if created else 200)
+    (rendered,) = await _render_states(request, [state])
+    return respond(request, rendered, 201 if created else 200)
 
 
 @router.post("/channels/{type_name}/query", name="GetOrCreateDistinctChannel")
@@ -145,11 +155,9 @@ async def query_channels(request: Request) -> Response:
         found = await channels.query_channels(
             conn, actor, conditions, sort, limit=get_int(data, "limit", 10, lo=0, hi=channels.MAX_QUERY_LIMIT),
             offset=get_int(data, "offset", 0, lo=0, hi=10_000), options=opts)
-    out = []
     for state in found:
         await _watch(request, data, state, actor)
-        out.append(_render_state(request, state))
-    return respond(request, {"channels": out})
+    return respond(request, {"channels": await _render_states(request, found)})
 
 
 @router.post("/channels/{type_name}/{channel_id}", name="UpdateChannel")
