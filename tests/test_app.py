@@ -88,6 +88,14 @@ async def test_requests_under_a_surface_are_counted_as_that_surface(
     assert requests_counted(surface="chat") == before + 1
 
 
+async def test_pubnub_requests_are_counted_apart_from_the_root_apps(client: httpx.AsyncClient) -> None:
+    before = requests_counted(surface="pubnub")
+
+    await client.get("/time/0")
+
+    assert requests_counted(surface="pubnub") == before + 1
+
+
 async def test_an_app_built_from_settings_starts_and_closes_its_own_container(
     settings: Settings, migrated_db_url: str
 ) -> None:

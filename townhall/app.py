@@ -64,7 +64,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         openapi_url=None,
     )
     app.state.container = container
-    app.add_middleware(MetricsMiddleware, surfaces=[s.segment for s in SURFACES])
+    # PubNub's paths (the social surface's room events, long-polls of up to 280 s) and the media
+    # server's callbacks get labels of their own, apart from the root app's quick routes.
+    app.add_middleware(MetricsMiddleware, surfaces=[s.segment for s in SURFACES],
+                       aliases={"v2": "pubnub", "time": "pubnub", "media": "media"})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def landing() -> HTMLResponse:

@@ -7,7 +7,7 @@ never buffers a response. WebSockets and lifespan pass through untouched.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,16 +19,17 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, surfaces: Collection[str]) -> None:
+    def __init__(self, app: ASGIApp, surfaces: Collection[str], aliases: Mapping[str, str] | None = None) -> None:
         self.app = app
-        self.surfaces = frozenset(surfaces)
+        # first path segment -> label: each surface's own, plus ``aliases`` (e.g. PubNub's /v2, /time)
+        self.labels = {name: name for name in surfaces} | dict(aliases or {})
         self._latencies: dict[str, Any] = {}
         self._counters: dict[tuple[str, str, int], Any] = {}
 
     def surface_of(self, path: str) -> str:
         # Only known names become label values, so scanners cannot grow the label set.
         segment = path.lstrip("/").split("/", 1)[0]
-        return segment if segment in self.surfaces else ROOT
+        return self.labels.get(segment, ROOT)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
