@@ -5,8 +5,8 @@
 - ``ix_profiles_email`` (e-mail addresses are stored lower-cased) and ``ix_profiles_twitter_lower``
   on ``lower(twitter)`` (an expression index, written by hand: autogenerate leaves it alone).
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-23 09:00:00+00:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0018'
-down_revision: str | Sequence[str] | None = '0017'
+revision: str = '0017'
+down_revision: str | Sequence[str] | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
