@@ -49,3 +49,17 @@ def check_description(value: Any, *, what: str, max_length: int) -> str:
         raise Invalid("invalid_description", f"{what} description is at most {max_length} characters.",
                       field="description")
     return value
+
+
+def has_control_characters(text: str, *, allow: str = "\t\n\r") -> bool:
+    """True when ``text`` holds NUL or another control character (C0, DEL, C1) not in ``allow``:
+    what no name or text field stores (PostgreSQL refuses NUL in text outright)."""
+    return any((ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F) and ch not in allow for ch in text)
+
+
+def check_text(value: str, *, code: str, name: str, allow: str = "\t\n\r") -> str:
+    """``value`` unless it holds a control character other than ``allow`` (tab and line breaks by
+    default); ``Invalid(code)`` naming the field ``name`` otherwise."""
+    if has_control_characters(value, allow=allow):
+        raise Invalid(code, f"{name} contains characters that are not allowed.", field=name)
+    return value

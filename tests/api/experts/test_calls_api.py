@@ -202,3 +202,25 @@ async def test_the_openapi_description_documents_the_connection_extension(client
     described = spec["paths"]["/v1/calls/{call_id}"]["get"]["description"]
     assert "connection_url" in described and "expert_answered" in described
     assert "/v1/calls/{call_id}/connect" in spec["paths"] and "/v1/needs/{need_id}/fulfill" in spec["paths"]
+
+
+async def test_polling_a_live_call_reuses_the_partys_connection_instead_of_asking_the_media_server_each_time(
+        pair: tuple[Caller, Caller], container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    seeker, expert = pair
+    media = container.media
+    asked: list[tuple[str, str]] = []
+    issue = media.credentials
+
+    async def counted(room_id: str, user_id: str, **options: object) -> object:
+        asked.append((room_id, user_id))
+        return await issue(room_id, user_id, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(media, "credentials", counted)
+    call = await seeker.ok("post", "/calls", 201, json={"expert_id": expert.user_id, "reason": "polling"})
+    connected = await expert.ok("post", f"/calls/{call['id']}/connect")
+    polls = [await seeker.ok("get", f"/calls/{call['id']}") for _ in range(3)]
+    polls += [await expert.ok("get", f"/calls/{call['id']}") for _ in range(3)]
+    assert len(asked) == 2  # the two parties' credentials, made once when the expert connected
+    assert {p["connection"]["connection_url"] for p in polls[3:]} == {connected["connection"]["connection_url"]}
+    actions.connection_cache(container).forget(call["id"])  # after CONNECTION_TTL: fresh credentials
+    assert (await seeker.ok("get", f"/calls/{call['id']}"))["connection"] and len(asked) == 3

@@ -44,20 +44,27 @@ async def test_a_members_clarity_url_is_their_public_profile_page(new_member: Ne
     assert await _page(client, f"/experts/{ada.username.upper()}") == page
 
 
-async def test_a_page_shows_no_photo_but_an_http_one_and_no_rate_for_a_non_expert(
+async def test_a_page_shows_no_photo_but_an_http_one_and_free_for_an_expert_without_a_rate(
         new_member: NewMember, client: httpx.AsyncClient, container: Container) -> None:
-    plain = await new_member(name="Plain")
-    async with container.uow() as uow:
-        await uow.conn.execute(update(users).where(users.c.id == plain.id).values(image="javascript:alert(1)"))
-    page = await _page(client, f"/experts/{plain.username}")
-    assert "<img" not in page and "javascript" not in page and "Rate" not in page
     free = await new_member(name="Free", expertise="Advice")
-    assert "Free" in await _page(client, f"/experts/{free.username}")
+    async with container.uow() as uow:
+        await uow.conn.execute(update(users).where(users.c.id == free.id).values(image="javascript:alert(1)"))
+    page = await _page(client, f"/experts/{free.username}")
+    assert "<img" not in page and "javascript" not in page and "Free" in page
+
+
+async def test_only_experts_have_a_public_page(new_member: NewMember, client: httpx.AsyncClient) -> None:
+    plain = await new_member(name="Plain Social")
+    for path in (f"/experts/{plain.username}", f"/experts/{plain.id}"):
+        page = await _page(client, path, 404)
+        assert "Plain Social" not in page
+    rated = await new_member(name="Rated", hourly_rate="10")
+    assert "Rated" in await _page(client, f"/experts/{rated.id}")
 
 
 async def test_nobody_and_members_not_shown_get_a_404_page(new_member: NewMember, client: httpx.AsyncClient,
                                                            container: Container) -> None:
-    banned = await new_member(name="Banned Member")
+    banned = await new_member(name="Banned Member", expertise="Banking")
     assert "Banned Member" in await _page(client, f"/experts/{banned.username}")
     async with container.uow() as uow:
         await profiles.do_ban(uow, banned.id, True)
@@ -68,7 +75,7 @@ async def test_nobody_and_members_not_shown_get_a_404_page(new_member: NewMember
 
 
 async def test_the_api_paths_are_never_member_pages(new_member: NewMember, client: httpx.AsyncClient) -> None:
-    named_like_the_api = await new_member(name="Vee One", username="v1")
+    named_like_the_api = await new_member(name="Vee One", username="v1", expertise="Versions")
     me = await named_like_the_api.ok("GET", "/me")
     assert _path(me["clarity_url"]) == f"/experts/{named_like_the_api.id}"  # their page is by id
     assert "Vee One" in await _page(client, _path(me["clarity_url"]))

@@ -26,6 +26,7 @@ from townhall.cli import cli
 from townhall.container import Container
 
 APPS = "/experts/v1/applications"
+ME = "/experts/v1/me"  # any call an application token may make
 
 
 @pytest.fixture
@@ -99,10 +100,10 @@ async def test_regenerating_the_secret_retires_the_old_one_and_the_tokens_issued
     issued = (await http.post(TOKEN, data={"grant_type": "authorization_code", "code": got["code"],
                                            "client_id": client_id, "client_secret": made["client_secret"]})).json()
     pending = await browser.authorize(authorize_query(client_id), random_phone())
-    assert (await http.get(APPS, params={"oauth_token": issued["access_token"]})).status_code == 200
+    assert (await http.get(ME, params={"oauth_token": issued["access_token"]})).status_code == 200
     fresh = await http.post(f"{APPS}/{client_id}/secret", headers=as_member(member.oauth_token))
     assert fresh.status_code == 200 and fresh.json()["client_secret"] != made["client_secret"]
-    assert (await http.get(APPS, params={"oauth_token": issued["access_token"]})).status_code == 401
+    assert (await http.get(ME, params={"oauth_token": issued["access_token"]})).status_code == 401
     old = await http.post(TOKEN, data={"grant_type": "authorization_code", "code": pending["code"]},
                           headers=basic(client_id, made["client_secret"]))
     assert old.status_code == 401 and old.json()["error"] == "invalid_client"
@@ -121,7 +122,7 @@ async def test_deleting_an_application_revokes_its_tokens(http: httpx.AsyncClien
                              headers=basic(made["client_id"], made["client_secret"]))).json()["access_token"]
     deleted = await http.delete(f"{APPS}/{made['client_id']}", headers=as_member(member.oauth_token))
     assert deleted.status_code == 204
-    assert (await http.get(APPS, params={"oauth_token": token})).status_code == 401
+    assert (await http.get(ME, params={"oauth_token": token})).status_code == 401
     assert (await http.get(f"{APPS}/{made['client_id']}", headers=as_member(member.oauth_token))).status_code == 404
     gone = await Browser(http, container).open({"client_id": made["client_id"], "response_type": "code"})
     assert gone.status_code == 400

@@ -31,7 +31,7 @@ from townhall.container import Container
 from townhall.core.clock import now
 from townhall.core.experts.oauth_tables import oauth_codes
 
-APPS = "/experts/v1/applications"
+ME = "/experts/v1/me"
 
 
 @pytest.fixture
@@ -70,10 +70,10 @@ async def test_a_member_signs_in_by_text_approves_and_the_code_buys_an_oauth_tok
     body = answer.json()
     assert body["oauth_token"] == body["access_token"] and body["token_type"] == "Bearer"
     assert answer.headers["cache-control"] == "no-store"
-    mine = await http.get(APPS, params={"oauth_token": body["oauth_token"]})
-    assert mine.status_code == 200 and mine.json()["applications"] == []
-    bearer = await http.get(APPS, headers={"Authorization": f"Bearer {body['access_token']}"})
-    assert bearer.status_code == 200
+    mine = await http.get(ME, params={"oauth_token": body["oauth_token"]})
+    assert mine.status_code == 200
+    bearer = await http.get(ME, headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert bearer.status_code == 200 and bearer.json()["id"] == mine.json()["id"]
 
 
 async def test_the_same_number_signs_in_to_the_same_member_the_social_app_knows(
@@ -83,10 +83,8 @@ async def test_the_same_number_signs_in_to_the_same_member_the_social_app_knows(
     got = await browser.authorize(authorize_query(app), member.phone)
     token = (await http.post(TOKEN, data={"grant_type": "authorization_code", "code": got["code"]},
                              headers=basic(app.application.client_id, app.client_secret))).json()["access_token"]
-    made = await http.post(APPS, json={"name": "Mine", "redirect_uri": REDIRECT_URI}, params={"oauth_token": token})
-    assert made.status_code == 201
-    listed = await http.get(APPS, params={"oauth_token": member.oauth_token})
-    assert [a["name"] for a in listed.json()["applications"]] == ["Mine"]
+    me = await http.get(ME, params={"oauth_token": token})
+    assert me.status_code == 200 and me.json()["id"] == member.user_id
 
 
 async def test_the_token_endpoint_takes_http_basic_and_checks_the_pkce_verifier(
@@ -104,7 +102,7 @@ async def test_the_token_endpoint_takes_http_basic_and_checks_the_pkce_verifier(
     right = await http.post(TOKEN, data={**form, "code_verifier": verifier}, headers=auth)
     assert right.status_code == 200, right.text
     assert right.headers["cache-control"] == "no-store" and right.headers["pragma"] == "no-cache"
-    assert (await http.get(APPS, params={"oauth_token": right.json()["access_token"]})).status_code == 200
+    assert (await http.get(ME, params={"oauth_token": right.json()["access_token"]})).status_code == 200
 
 
 async def test_a_code_is_single_use_and_presenting_it_again_revokes_its_token(
@@ -115,10 +113,10 @@ async def test_a_code_is_single_use_and_presenting_it_again_revokes_its_token(
             "client_secret": app.client_secret}
     first = await http.post(TOKEN, data=form)
     token = first.json()["access_token"]
-    assert (await http.get(APPS, params={"oauth_token": token})).status_code == 200
+    assert (await http.get(ME, params={"oauth_token": token})).status_code == 200
     again = await http.post(TOKEN, data=form)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
-    refused = await http.get(APPS, params={"oauth_token": token})
+    refused = await http.get(ME, params={"oauth_token": token})
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
 
 
@@ -178,8 +176,8 @@ async def test_clarity_token_requests_may_come_as_a_form_or_json(
     by_json = await http.post(AUTHORIZE, json={**creds, "code": json_code})
     assert by_json.status_code == 200 and by_json.json()["oauth_token"]
     token = by_json.json()["oauth_token"]
-    in_body = await http.post(APPS, json={"oauth_token": token, "name": "Body token", "redirect_uri": REDIRECT_URI})
-    assert in_body.status_code == 201, in_body.text
+    in_body = await http.post(ME, json={"oauth_token": token, "location": "Body token"})
+    assert in_body.status_code == 200, in_body.text
 
 
 async def test_a_client_revokes_its_own_tokens_and_cannot_revoke_others(
@@ -193,9 +191,9 @@ async def test_a_client_revokes_its_own_tokens_and_cannot_revoke_others(
     foreign = await http.post(revoke, data={"token": token}, headers=basic(other.application.client_id,
                                                                            other.client_secret))
     assert foreign.status_code == 200
-    assert (await http.get(APPS, params={"oauth_token": token})).status_code == 200
+    assert (await http.get(ME, params={"oauth_token": token})).status_code == 200
     assert (await http.post(revoke, data={"token": token}, headers=own)).status_code == 200
-    assert (await http.get(APPS, params={"oauth_token": token})).status_code == 401
+    assert (await http.get(ME, params={"oauth_token": token})).status_code == 401
     assert (await http.post(revoke, data={"token": "unknown"}, headers=own)).status_code == 200
     assert (await http.post(revoke, data={}, headers=own)).json()["error"] == "invalid_request"
     assert (await http.post(revoke, data={"token": token})).status_code == 401

@@ -171,3 +171,20 @@ async def test_a_push_is_given_up_after_its_last_attempt(container: Container) -
         assert (row["status"], row["attempts"]) == ("failed", notifications.MAX_ATTEMPTS)
     finally:
         container.extras.pop(actions.PUSH_KEY, None)
+
+
+async def test_a_request_pushes_only_its_own_notifications_and_leaves_the_backlog_to_the_periodic_job(
+        container: Container) -> None:
+    ann, bob, cat = await make_users(container, "ann", "bob", "cat")
+    async with container.uow() as uow:  # committed, not yet pushed (as if its process had stopped)
+        waiting = await service.do_request_call(uow, cat.id, bob.id, "earlier request")
+    sender = LogPush()
+    container.extras[actions.PUSH_KEY] = sender
+    try:
+        call = await request(container, ann, bob)
+        assert [m.data["call_id"] for m in sender.sent] == [call.id]
+        assert [r["status"] for r in await _notes(container, waiting.id)] == ["pending"]
+        assert await actions.deliver_notifications(container) >= 1
+        assert waiting.id in [m.data["call_id"] for m in sender.sent]
+    finally:
+        container.extras.pop(actions.PUSH_KEY, None)

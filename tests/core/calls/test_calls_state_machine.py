@@ -171,6 +171,10 @@ async def test_a_seeker_who_does_not_join_within_the_dial_timeout_is_unavailable
     assert over.status == SEEKER_UNAVAILABLE and over.ended_at is not None
     with pytest.raises(MediaRoomNotFound):
         await container.media.participants(call.room)
+    async with container.read() as conn:  # listed with the canceled calls, its status kept
+        for user in (ann, bob):
+            listed = await service.list_calls(conn, user.id, service.CANCELED_LIST, limit=10, offset=0)
+            assert [(c.id, c.status, c.canceled_by) for c in listed] == [(call.id, SEEKER_UNAVAILABLE, None)]
 
 
 async def test_an_expert_who_does_not_join_within_the_dial_timeout_is_unavailable(container: Container) -> None:

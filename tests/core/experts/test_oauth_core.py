@@ -158,6 +158,24 @@ async def test_a_member_has_a_limited_number_of_applications(container: Containe
     assert refused.value.code == "too_many_applications"
 
 
+async def test_concurrent_registrations_never_exceed_the_limit(container: Container) -> None:
+    member = await new_member(container)
+
+    async def register(n: int) -> bool:
+        try:
+            async with container.uow() as uow:
+                await oauth.do_register_application(uow, name=f"App {n}", redirect_uri=REDIRECT_URI, owner_id=member,
+                                                    max_per_owner=2)
+        except Invalid:
+            return False
+        return True
+
+    made = await asyncio.gather(*[register(n) for n in range(6)])
+    assert sum(made) == 2
+    async with container.read() as conn:
+        assert len(await oauth.list_applications(conn, owner_id=member)) == 2
+
+
 async def test_banned_waitlisted_and_deleted_members_cannot_authorize(container: Container) -> None:
     app = await new_app(container)
     banned, waiting, deleted = [await new_member(container) for _ in range(3)]

@@ -52,8 +52,8 @@ def build_experts_app(container: Container) -> FastAPI:
         title="townhall experts (Clarity API + OAuth2 provider)",
         description="Clarity API compatible endpoints under /experts/v1; every call takes an `oauth_token` "
                     "parameter or `Authorization: Bearer <token>`, obtained from the OAuth2 provider under "
-                    "/experts/oauth (authorization code grant): register an application (`POST /v1/applications` "
-                    "or `townhall oauth-app create`), send the member to `GET /oauth/authorize?client_id=..."
+                    "/experts/oauth (authorization code grant): register an application (`POST /v1/applications` with "
+                    "your townhall session, `Authorization: Token <auth_token>`, or `townhall oauth-app create`), send the member to `GET /oauth/authorize?client_id=..."
                     "&response_type=code`, then redeem the code at `POST /oauth/authorize` (Clarity) or "
                     "`POST /oauth/token` (RFC 6749, PKCE).",
         docs_url="/docs",

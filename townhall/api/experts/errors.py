@@ -45,7 +45,7 @@ def from_domain(exc: DomainError) -> ExpertsError:
 
 def error_response(err: ExpertsError) -> Response:
     headers = dict(NO_STORE)
-    if err.status == 401:
+    if err.status == 401 or err.error == "insufficient_scope":  # RFC 6750 section 3
         headers["WWW-Authenticate"] = ('Basic realm="townhall experts"' if err.error == "invalid_client"
                                        else f'Bearer error="{err.error}"')
     return Response(orjson.dumps({"error": err.error, "error_description": err.description}),

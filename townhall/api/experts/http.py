@@ -14,7 +14,8 @@ from fastapi.responses import Response
 from townhall.api.common.body import read_limited
 from townhall.api.experts.errors import ExpertsError
 from townhall.container import Container
-from townhall.core.experts import tokens
+from townhall.core.accounts import sessions
+from townhall.core.experts import oauth, tokens
 
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -84,8 +85,7 @@ async def _presented_token(request: Request) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-async def current_member(request: Request) -> int:
-    """The signed-in member's user id (a FastAPI dependency); 401 without a valid token."""
+async def _token_info(request: Request) -> tokens.TokenInfo:
     token = await _presented_token(request)
     if token is None:
         raise ExpertsError(401, "invalid_token", "An oauth_token is required.")
@@ -93,4 +93,31 @@ async def current_member(request: Request) -> int:
         info = await tokens.resolve(conn, token)
     if info is None:
         raise ExpertsError(401, "invalid_token", "The oauth_token is invalid, expired or revoked.")
+    return info
+
+
+async def current_member(request: Request) -> int:
+    """The signed-in member's user id (a FastAPI dependency); 401 without a valid token."""
+    return (await _token_info(request)).user_id
+
+
+async def first_party_member(request: Request) -> int:
+    """The caller when townhall itself signed them in (a FastAPI dependency): the townhall app's
+    session token (``Authorization: Token <auth_token>``, as the authorization pages take it) or an
+    ``oauth_token`` townhall issued with no application. What only the member may do (manage their
+    applications and the applications they authorized) is refused to an application's token, which
+    acts for the member but is not them: 403 ``insufficient_scope``."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "token" and value.strip():
+        session_token = value.strip()
+        async with container_of(request).read() as conn:
+            session = await sessions.session_by_auth_token(conn, session_token) if len(session_token) <= 256 else None
+            if session is None:
+                raise ExpertsError(401, "invalid_token", "The session token is invalid or revoked.")
+            await oauth.check_member_may_authorize(conn, session.user_id)
+        return session.user_id
+    info = await _token_info(request)
+    if info.client_id is not None:
+        raise ExpertsError(403, "insufficient_scope", "An application's token cannot do this: sign in with your "
+                                                      "townhall session (Authorization: Token <auth_token>).")
     return info.user_id

@@ -31,7 +31,8 @@ CONNECTION_DOC = (
     "expert_answered (both in) → call_completed (one hung up); a dialled party that does not join within the "
     "dial timeout ends the call as seeker_unavailable or expert_unavailable. A party whose connection drops "
     "(with Janus every leave counts as a drop) may rejoin (GET /v1/calls/{id} still answers their "
-    "`connection`) within the reconnect grace (`experts.reconnect_grace`, 30 s by default) and the call goes on; "
+    "`connection`, the same URL for up to 30 s, so polling does not mint new credentials each time) within the "
+    "reconnect grace (`experts.reconnect_grace`, 30 s by default) and the call goes on; "
     "otherwise it completes as of the moment they left. `duration` counts only the seconds both parties were in the call."
 )
 
@@ -72,7 +73,9 @@ async def completed(request: Request, me: Member, limit: Limit = 50, offset: Off
 
 
 @router.get("/calls/canceled", summary="My canceled calls (as expert or seeker)",
-            description="Includes requests that expired unanswered (canceled_by null).")
+            description="Includes requests that expired unanswered (status canceled, canceled_by null) and calls "
+                        "that ended because the dialled party did not join in time (status seeker_unavailable "
+                        "or expert_unavailable, canceled_by null).")
 async def canceled(request: Request, me: Member, limit: Limit = 50, offset: Offset = 0) -> Response:
     return await _list(request, me, service.CANCELED_LIST, limit, offset)
 

@@ -33,7 +33,10 @@ TOKEN_EXAMPLE = {"grant_type": "authorization_code", "code": "<code>", "client_i
 def client_credentials(request: Request, data: dict[str, Any]) -> tuple[Any, Any]:
     """(client_id, client_secret) from HTTP Basic or the parameters; one method only (RFC 6749
     section 2.3)."""
-    basic_id, basic_secret = extract_basic_authorization(request.headers)
+    try:
+        basic_id, basic_secret = extract_basic_authorization(request.headers)
+    except (UnicodeDecodeError, ValueError) as exc:  # credentials that are not UTF-8 text
+        raise ExpertsError(401, "invalid_client", "The HTTP Basic credentials are malformed.") from exc
     if basic_id is None:
         return data.get("client_id"), data.get("client_secret")
     if data.get("client_secret"):

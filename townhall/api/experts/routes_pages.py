@@ -1,8 +1,9 @@
 """Experts surface pages: the public HTML pages the ``clarity_url`` of members and organizations point
 at (``/experts/<screen name or id>``, ``/experts/organizations/<id>``), mounted without the /v1
 prefix. A member's page shows what their brief member object shows others (name, photo, bio,
-expertise, rate, location); a member others may not see (deactivated, banned, waitlisted) or
-nobody at all gets the same 404 page. The first path segments of the API (``render.RESERVED_PAGE_NAMES``)
+expertise, rate, location) and only for experts (a rate or an expertise set: not every account by
+its sequential id); a member who is no expert, one others may not see (deactivated, banned,
+waitlisted) or nobody at all gets the same 404 page. The first path segments of the API (``render.RESERVED_PAGE_NAMES``)
 are never a member's page: they answer the surface's usual JSON 404."""
 
 from __future__ import annotations
@@ -82,16 +83,15 @@ async def organization_page(request: Request, organization_id: str) -> HTMLRespo
 
 
 @router.get("/{screen_name}", response_class=HTMLResponse, summary="A member's public page (their clarity_url)",
-            description="HTML: the member's name, photo, bio, expertise, rate and location, by screen name or id; "
-                        "a 404 page for nobody or a member who is not shown. Names the API uses "
+            description="HTML: an expert's name, photo, bio, expertise, rate and location, by screen name or id; "
+                        "a 404 page for nobody, a member who is not shown or is no expert (no rate or expertise). Names the API uses "
                         f"({', '.join(sorted(render.RESERVED_PAGE_NAMES))}) are never a member's page.")
 async def member_page_route(request: Request, screen_name: str) -> HTMLResponse:
     if screen_name.lower() in render.RESERVED_PAGE_NAMES:
         raise StarletteHTTPException(404)  # the API's own path: the surface's JSON 404, as without this route
     try:
         async with container_of(request).read() as conn:
-            member_id = await members.find_member_id(conn, ref=screen_name)
-            member = await members.access_member(conn, member_id)
+            member = await members.access_public_page(conn, screen_name)
     except (Invalid, NotFound):
         return not_found_page("member")
     return member_page(member)

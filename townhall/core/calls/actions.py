@@ -18,6 +18,7 @@ already refuse everyone once the call is over).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 
 from townhall.core.calls import notifications, service
 from townhall.core.calls.models import CALL_ROOM_PREFIX, Call, call_id_of
+from townhall.core.fields import is_digits
 from townhall.core.rooms.actions import MediaFailed
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
@@ -39,6 +41,9 @@ __all__ = ["CALL_ROOM_PREFIX", "access_checks", "cancel", "connect", "connection
 
 SWEEP_BATCH = 500  # live calls checked against the media server per tick
 PUSH_KEY = "push"  # the process's PushSender in ``container.extras`` (default: LogPush)
+CONNECTIONS_KEY = "call_connections"  # the process's ConnectionCache in ``container.extras``
+CONNECTION_TTL = 30.0  # seconds a party's connection URL is reused (LiveKit's tokens live 120 s by default)
+MAX_CONNECTIONS = 10_000  # cached connection URLs per process
 
 
 class Runtime(Protocol):
@@ -66,6 +71,41 @@ def push_sender(container: Runtime) -> PushSender:
     return sender  # type: ignore[return-value]
 
 
+class ConnectionCache:
+    """The parties' connection URLs of live calls, reused for ``CONNECTION_TTL`` seconds: a client
+    polling ``GET /calls/{id}`` does not make the media server issue credentials on every poll.
+    In-process; a call's entries go when its media room does."""
+
+    def __init__(self, ttl: float = CONNECTION_TTL, limit: int = MAX_CONNECTIONS) -> None:
+        self.ttl, self.limit = ttl, limit
+        self._urls: dict[tuple[int, int], tuple[float, str]] = {}
+
+    def get(self, call_id: int, user_id: int) -> str | None:
+        found = self._urls.get((call_id, user_id))
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, call_id: int, user_id: int, url: str) -> None:
+        if len(self._urls) >= self.limit:
+            at = time.monotonic()
+            self._urls = {key: value for key, value in self._urls.items() if value[0] > at}
+            if len(self._urls) >= self.limit:
+                self._urls.clear()
+        self._urls[(call_id, user_id)] = (time.monotonic() + self.ttl, url)
+
+    def forget(self, call_id: int) -> None:
+        for key in [key for key in self._urls if key[0] == call_id]:
+            del self._urls[key]
+
+
+def connection_cache(container: Runtime) -> ConnectionCache:
+    cache = container.extras.get(CONNECTIONS_KEY)
+    if cache is None:
+        cache = container.extras[CONNECTIONS_KEY] = ConnectionCache()
+    return cache  # type: ignore[return-value]
+
+
 async def _best_effort(what: str, call: Awaitable[Any]) -> None:
     try:
         await call
@@ -74,6 +114,7 @@ async def _best_effort(what: str, call: Awaitable[Any]) -> None:
 
 
 async def _destroy(container: Runtime, call: Call) -> None:
+    connection_cache(container).forget(call.id)
     await _best_effort(f"destroy_room {call.room}", container.media.destroy_room(call.room))
 
 
@@ -86,16 +127,20 @@ async def _undo_room(container: Runtime, call: Call) -> None:
         await _destroy(container, call)
 
 
-async def _push_now(container: Runtime) -> None:
-    """The notifications just committed, sent right away; whatever fails is retried by ``tick``."""
+async def _push_now(container: Runtime, call: Call) -> None:
+    """The notifications of ``call`` just committed, sent right away (only this call's: a request
+    does not deliver everyone's backlog inline); whatever fails, and the rest, is ``tick``'s."""
     try:
-        await deliver_notifications(container)
+        await deliver_notifications(container, call_id=call.id)
     except Exception:
         log.exception("push delivery failed; the periodic job retries it")
 
 
 async def _credentials(container: Runtime, call: Call, user_id: int) -> str:
+    """The party's way into the call's media room: fresh credentials (a dial), remembered for
+    ``connection``."""
     creds = await container.media.credentials(call.room, str(user_id), can_publish=True)
+    connection_cache(container).put(call.id, user_id, creds.connection_url)
     return creds.connection_url
 
 
@@ -107,7 +152,7 @@ async def request_call(container: Runtime, seeker_id: int, expert_id: Any, reaso
     async with container.uow() as unit:
         call = await service.do_request_call(unit, seeker_id, expert_id, reason, expires_in,
                                              idempotency_key=idempotency_key, at=at)
-    await _push_now(container)
+    await _push_now(container, call)
     return call
 
 
@@ -115,7 +160,7 @@ async def fulfill_need(container: Runtime, user_id: int, need_id: Any, *, expire
                        at: datetime | None = None) -> Call:
     async with container.uow() as unit:
         call = await service.do_fulfill_need(unit, user_id, need_id, expires_in=expires_in, at=at)
-    await _push_now(container)
+    await _push_now(container, call)
     return call
 
 
@@ -137,7 +182,7 @@ async def connect(container: Runtime, expert_id: int, call_id: Any, *, at: datet
     except BaseException:
         await _undo_room(container, call)
         raise
-    await _push_now(container)
+    await _push_now(container, call)
     return Connected(call, expert_url)
 
 
@@ -151,9 +196,12 @@ async def cancel(container: Runtime, user_id: int, call_id: Any, *, at: datetime
 
 async def connection(container: Runtime, user_id: int, call: Call) -> str | None:
     """The party's connection URL while the call is dialing or answered (None otherwise, or when the
-    media server cannot give one right now: the call itself is still answered)."""
+    media server cannot give one right now: the call itself is still answered); the one given in
+    the last ``CONNECTION_TTL`` seconds, if any."""
     if not call.is_live or call.role_of(user_id) is None:
         return None
+    if (cached := connection_cache(container).get(call.id, user_id)) is not None:
+        return cached
     try:
         return await _credentials(container, call, user_id)
     except MediaError:
@@ -169,7 +217,7 @@ async def _dial_expert(container: Runtime, call: Call, *, at: datetime | None = 
         return
     async with container.uow() as unit:
         await service.do_dial_expert(unit, call.id, url, at=at)
-    await _push_now(container)
+    await _push_now(container, call)
 
 
 # -- the media server's questions and events
@@ -184,7 +232,7 @@ def access_checks(read: ReadFactory) -> tuple[AccessCheck, AccessCheck]:
 
     async def may_join(room_id: str, user_id: str) -> bool:
         call_id = call_id_of(room_id)
-        if call_id is None or not str(user_id).isdigit():
+        if call_id is None or not is_digits(str(user_id)):
             return False
         async with read() as conn:
             call = await service.get_call(conn, call_id)
@@ -204,7 +252,7 @@ def media_event_handler(container: Runtime) -> Callable[[MediaEvent], Awaitable[
 
 async def on_media_event(container: Runtime, event: MediaEvent, *, at: datetime | None = None) -> None:
     call_id = call_id_of(event.room_id)
-    if call_id is None or not str(event.user_id).isdigit():
+    if call_id is None or not is_digits(str(event.user_id)):
         return
     async with container.uow() as unit:
         outcome = await service.do_media_event(unit, event.kind, call_id, int(event.user_id), voluntary=event.voluntary,
@@ -264,13 +312,15 @@ async def sweep(container: Runtime, *, at: datetime | None = None) -> None:
                 await on_media_event(container, MediaEvent(kind, call.room, str(user_id), voluntary=False), at=at)
 
 
-async def deliver_notifications(container: Runtime, *, at: datetime | None = None) -> int:
-    """Send the due push notifications (at least once): the number delivered."""
+async def deliver_notifications(container: Runtime, *, at: datetime | None = None,
+                                call_id: int | None = None) -> int:
+    """Send the due push notifications (at least once; of the call ``call_id`` only, when given):
+    the number delivered."""
     async with container.read() as conn:  # most of the time there is none: no write transaction then
-        if not await notifications.any_due(conn, at=at):
+        if not await notifications.any_due(conn, at=at, call_id=call_id):
             return 0
     async with container.uow() as unit:
-        due = await notifications.do_claim(unit, at=at)
+        due = await notifications.do_claim(unit, at=at, call_id=call_id)
     if not due:
         return 0
     sender = push_sender(container)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from townhall.core.fields import is_digits
+
 # The statuses of a call (Clarity's stable subset), in the order a call walks them.
 PENDING = "pending"
 DIALING_SEEKER = "dialing_seeker"
@@ -32,7 +34,7 @@ def room_of(call_id: int) -> str:
 def call_id_of(room: str) -> int | None:
     """The call a media room belongs to (None: not a call's room)."""
     digits = room[len(CALL_ROOM_PREFIX):] if room.startswith(CALL_ROOM_PREFIX) else ""
-    return int(digits) if digits.isdigit() and len(digits) < 19 else None
+    return int(digits) if is_digits(digits) and len(digits) < 19 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,17 +46,28 @@ async def enqueue(uow: UnitOfWork, user_id: int, call_id: int, kind: str, payloa
     return 1
 
 
-async def any_due(conn: Connection, *, at: datetime | None = None) -> bool:
+def _due(at: datetime, call_id: int | None) -> Any:
     c = call_notifications.c
-    found = await conn.execute(select(c.id).where(c.status == PENDING, c.next_attempt_at <= (at or now())).limit(1))
+    where = [c.status == PENDING, c.next_attempt_at <= at]
+    if call_id is not None:
+        where.append(c.call_id == call_id)
+    return where
+
+
+async def any_due(conn: Connection, *, at: datetime | None = None, call_id: int | None = None) -> bool:
+    """Whether a notification is due (of the call ``call_id`` only, when given)."""
+    c = call_notifications.c
+    found = await conn.execute(select(c.id).where(*_due(at or now(), call_id)).limit(1))
     return found.first() is not None
 
 
-async def do_claim(uow: UnitOfWork, *, at: datetime | None = None, limit: int = BATCH) -> list[Notification]:
-    """Due rows, leased to the caller (another claimer skips them until the lease runs out)."""
+async def do_claim(uow: UnitOfWork, *, at: datetime | None = None, limit: int = BATCH,
+                   call_id: int | None = None) -> list[Notification]:
+    """Due rows (of the call ``call_id`` only, when given), leased to the caller (another claimer
+    skips them until the lease runs out)."""
     at = at or now()
     c = call_notifications.c
-    due = select(call_notifications).where(c.status == PENDING, c.next_attempt_at <= at).order_by(c.id).limit(limit)
+    due = select(call_notifications).where(*_due(at, call_id)).order_by(c.id).limit(limit)
     if uow.conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     rows = (await uow.conn.execute(due)).mappings().all()

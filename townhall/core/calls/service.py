@@ -32,7 +32,6 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import RowMapping
 
-from townhall.core.accounts.tables import users
 from townhall.core.calls import events as ev
 from townhall.core.calls.models import (
     CANCELED,
@@ -56,8 +55,10 @@ from townhall.core.clock import now
 from townhall.core.communities.tables import community_members
 from townhall.core.errors import Conflict, Forbidden, Invalid, NotFound
 from townhall.core.events import user_topic
+from townhall.core.experts.members import access_member
 from townhall.core.experts.tables import expert_profiles
-from townhall.core.fields import check_positive_id
+from townhall.core.fields import check_positive_id, check_text, is_digits
+from townhall.core.social.graph import is_blocked_between
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
 from townhall.db.sql import insert_ignoring_conflicts
@@ -91,14 +92,14 @@ def check_reason(value: Any, *, what: str = "reason") -> str:
     reason = " ".join(value.split())
     if len(reason) > MAX_REASON:
         raise Invalid("invalid_reason", f"{what} is at most {MAX_REASON} characters.", field="reason")
-    return reason
+    return check_text(reason, code="invalid_reason", name="reason", allow="")
 
 
 def check_expires_in(value: Any) -> int:
     """Hours until a request expires: 1..720, 72 when not given."""
     if value is None or value == "":
         return DEFAULT_EXPIRES_IN
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_digits(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EXPIRES_IN:
         raise Invalid("invalid_expires_in", f"expires_in is a number of hours from 1 to {MAX_EXPIRES_IN}.",
@@ -122,7 +123,7 @@ def check_description(value: Any) -> str:
     text = value.strip()
     if len(text) > MAX_NEED:
         raise Invalid("invalid_description", f"description is at most {MAX_NEED} characters.", field="description")
-    return text
+    return check_text(text, code="invalid_description", name="description")
 
 
 def check_flag(value: Any, name: str, *, default: bool = False) -> bool:
@@ -189,7 +190,9 @@ async def access_call(conn: Connection, user_id: int, call_id: Any, *, lock: boo
 async def list_calls(conn: Connection, user_id: int, which: str, *, limit: int, offset: int,
                      at: datetime | None = None) -> list[Call]:
     """requested (pending, I am the seeker), callback (pending, I am the expert), completed and
-    canceled (either side); newest first. Pending requests past their expiry are left out."""
+    canceled (either side; calls that ended unanswered, seeker_ or expert_unavailable, are
+    canceled ones with their own status); newest first. Pending requests past their expiry are
+    left out."""
     c = expert_calls.c
     at = at or now()
     either = or_(c.seeker_id == user_id, c.expert_id == user_id)
@@ -197,7 +200,7 @@ async def list_calls(conn: Connection, user_id: int, which: str, *, limit: int, 
         REQUESTED: and_(c.seeker_id == user_id, c.status == PENDING, c.expires_at > at),
         CALLBACK: and_(c.expert_id == user_id, c.status == PENDING, c.expires_at > at),
         COMPLETED_LIST: and_(either, c.status == COMPLETED),
-        CANCELED_LIST: and_(either, c.status == CANCELED),
+        CANCELED_LIST: and_(either, c.status.in_((CANCELED, SEEKER_UNAVAILABLE, EXPERT_UNAVAILABLE))),
     }[which]
     rows = await conn.execute(select(expert_calls).where(where).order_by(c.id.desc()).limit(limit).offset(offset))
     return [_call(r) for r in rows.mappings()]
@@ -264,10 +267,15 @@ async def _set(uow: UnitOfWork, call: Call, at: datetime, **values: Any) -> Call
 # -- requests
 
 
-async def _check_member(conn: Connection, user_id: int, what: str) -> None:
-    found = (await conn.execute(select(users.c.id).where(users.c.id == user_id, users.c.deleted_at.is_(None)))).first()
-    if found is None:
-        raise NotFound(f"{what}_not_found", f"No such {what}.")
+async def _check_other_party(conn: Connection, me: int, other_id: int, what: str) -> None:
+    """``me`` may deal with ``other_id`` (the other party of a call): a member ``me`` may see
+    (``members.access_member``; NotFound otherwise, as for nobody) and no block between them."""
+    try:
+        await access_member(conn, other_id, viewer_id=me)
+    except NotFound as exc:
+        raise NotFound(f"{what}_not_found", f"No such {what}.") from exc
+    if await is_blocked_between(conn, me, other_id):
+        raise Forbidden("blocked", "You cannot have a call with this member.")
 
 
 async def _insert_call(uow: UnitOfWork, seeker_id: int, expert_id: int, reason: str, rate_cents: int,
@@ -313,7 +321,7 @@ async def do_request_call(uow: UnitOfWork, seeker_id: int, expert_id: Any, reaso
         return _same_request(earlier, expert, text)
     if expert == seeker_id:
         raise Invalid("cannot_call_yourself", "You cannot request a call with yourself.", field="expert_id")
-    await _check_member(uow.conn, expert, "expert")
+    await _check_other_party(uow.conn, seeker_id, expert, "expert")
     rate = await hourly_rate_cents(uow.conn, expert)
     call = await _insert_call(uow, seeker_id, expert, text, rate, hours, key, at, notify=expert)
     if call is None:  # a concurrent retry with the same key got there first
@@ -341,6 +349,7 @@ async def check_connect(conn: Connection, user_id: int, call_id: Any, *, at: dat
     if call.role_of(user_id) != EXPERT:
         raise Forbidden("not_the_expert", "Only the expert can connect a call.")
     _check_pending(call, at or now())
+    await _check_other_party(conn, user_id, call.seeker_id, "seeker")
     return call
 
 
@@ -546,6 +555,10 @@ async def do_fulfill_need(uow: UnitOfWork, user_id: int, need_id: Any, *, expire
     need = _need(row)
     if need.requester_id == user_id:
         raise Forbidden("own_need", "You cannot fulfill your own need.")
+    try:
+        await _check_other_party(uow.conn, user_id, need.requester_id, "need")
+    except NotFound as exc:  # a need of someone the fulfiller may not see is no need to them
+        raise NotFound("need_not_found", "No such need.") from exc
     if need.fulfilled_at is not None:
         earlier = await get_call(uow.conn, need.call_id) if need.call_id is not None else None
         if need.fulfilled_by == user_id and earlier is not None:

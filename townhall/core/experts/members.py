@@ -37,7 +37,7 @@ from townhall.core.calls.tables import call_billing_records, expert_calls
 from townhall.core.clock import now
 from townhall.core.errors import Invalid, NotFound
 from townhall.core.experts.tables import expert_profiles
-from townhall.core.fields import MAX_ID
+from townhall.core.fields import MAX_ID, check_text, is_digits
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
 from townhall.db.sql import insert_ignoring_conflicts, seconds_between
@@ -152,10 +152,21 @@ async def access_member(conn: Connection, member_id: int, *, viewer_id: int | No
     return found[member_id]
 
 
+async def access_public_page(conn: Connection, ref: Any) -> Member:
+    """The member a public page (``/experts/<screen name or id>``) shows: an expert (a rate or an
+    expertise set) others may see. Anyone else (nobody, a member not shown, an account that is
+    not an expert, such as a social-only one) is NotFound: the pages do not publish every account
+    by its sequential id."""
+    member = await access_member(conn, await find_member_id(conn, ref=ref))
+    if not member.is_expert:
+        raise NotFound("member_not_found", NO_SUCH_MEMBER)
+    return member
+
+
 def _lookup_text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_LOOKUP:
         raise Invalid("invalid_request", f"{what} must be a non-empty string of at most {MAX_LOOKUP} characters.")
-    return value.strip()
+    return check_text(value.strip(), code="invalid_request", name=what, allow="")
 
 
 async def find_member_id(conn: Connection, *, ref: Any = None, twitter: Any = None, email: Any = None) -> int:
@@ -164,7 +175,7 @@ async def find_member_id(conn: Connection, *, ref: Any = None, twitter: Any = No
     NotFound when nobody matches; visibility is ``access_member``'s to check."""
     if ref is not None:
         text = _lookup_text(ref, "id").lstrip("@")
-        if text.isdigit() and 0 < int(text) < MAX_ID:
+        if is_digits(text) and 0 < int(text) < MAX_ID:
             if (await conn.execute(select(users.c.id).where(users.c.id == int(text)))).first() is not None:
                 return int(text)
         found = await user_id_by_username(conn, text)
@@ -234,9 +245,7 @@ def _text(value: Any, name: str, max_length: int) -> str:
     value = value.strip()
     if len(value) > max_length:
         raise Invalid("invalid_request", f"{name} is at most {max_length} characters.", field=name)
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise Invalid("invalid_request", f"{name} contains characters that are not allowed.", field=name)
-    return value
+    return check_text(value, code="invalid_request", name=name, allow="\n\t")
 
 
 def check_hourly_rate(value: Any) -> int:

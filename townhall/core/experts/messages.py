@@ -31,6 +31,7 @@ from townhall.core.chat.permissions import Action, Actor
 from townhall.core.chat.store import get_members, seen_by
 from townhall.core.errors import Forbidden, Invalid, NotFound
 from townhall.core.experts.members import access_member
+from townhall.core.fields import check_text
 from townhall.core.social.graph import is_blocked_between
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
@@ -168,6 +169,7 @@ async def do_send(uow: UnitOfWork, me: int, other_id: int, text: str) -> DirectM
     """Send ``text`` from ``me`` to ``other_id`` in their conversation (created on first use) by
     the chat core's own rules."""
     _check_other(me, other_id)
+    check_text(text, code="invalid_message", name="message")  # before chat stores it (PostgreSQL refuses NUL)
     await access_member(uow.conn, other_id, viewer_id=me)
     if await is_blocked_between(uow.conn, me, other_id):
         raise Forbidden("blocked", "You cannot send messages to this member.")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN, CODE_VERIFIER_PATTERN
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from townhall.core.accounts.profiles import check_admitted_status
 from townhall.core.accounts.sessions import hash_token
@@ -28,8 +28,8 @@ from townhall.core.accounts.tables import profiles, users
 from townhall.core.clock import now
 from townhall.core.errors import DomainError, Forbidden, Invalid, NotFound, Unauthenticated
 from townhall.core.experts import tokens
-from townhall.core.experts.oauth_tables import oauth_applications, oauth_codes
-from townhall.core.fields import check_title
+from townhall.core.experts.oauth_tables import oauth_applications, oauth_codes, oauth_tokens
+from townhall.core.fields import check_text, check_title
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
 
@@ -39,7 +39,9 @@ MAX_STATE = 2048
 MAX_SCOPE = 255
 PKCE_METHODS = tuple(CodeChallenge.SUPPORTED_CODE_CHALLENGE_METHOD)  # ("plain", "S256")
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # NQCHAR (RFC 6749 appendix A.4)
+_CLIENT_ID = re.compile(r"[0-9a-f]{32}")  # what do_register_application makes
 NO_APPLICATION = "No such application."
+NO_GRANT = "This application holds no authorization of yours."
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,13 @@ def _application(row: Any) -> Application:
 
 
 def check_name(value: Any) -> str:
-    return check_title(value, code="invalid_name", what="An application", max_length=MAX_NAME)
+    name = check_title(value, code="invalid_name", what="An application", max_length=MAX_NAME)
+    return check_text(name, code="invalid_name", name="name", allow="")
+
+
+def is_client_id(value: Any) -> bool:
+    """True when ``value`` has the form of a client_id (anything else is nobody's, unqueried)."""
+    return isinstance(value, str) and _CLIENT_ID.fullmatch(value) is not None
 
 
 def check_redirect_uri(value: Any) -> str:
@@ -106,9 +114,12 @@ def _new_secret() -> tuple[str, str]:
 async def do_register_application(uow: UnitOfWork, *, name: Any, redirect_uri: Any, owner_id: int | None = None,
                                   max_per_owner: int = 0) -> Credentials:
     """A new application (of member ``owner_id``, or of the operator when None) with its secret.
-    A member has at most ``max_per_owner`` applications (0: no limit)."""
+    A member has at most ``max_per_owner`` applications (0: no limit), also when registering
+    concurrently."""
     clean_name, uri = check_name(name), check_redirect_uri(redirect_uri)
     if owner_id is not None and max_per_owner:
+        # the member's row locked first (PostgreSQL), so concurrent registrations count one at a time
+        await uow.conn.execute(select(users.c.id).where(users.c.id == owner_id).with_for_update())
         count = (await uow.conn.execute(select(func.count()).select_from(oauth_applications).where(
             oauth_applications.c.owner_id == owner_id))).scalar_one()
         if count >= max_per_owner:
@@ -133,7 +144,7 @@ async def list_applications(conn: Connection, *, owner_id: int | None) -> list[A
 async def access_application(conn: Connection, client_id: Any, *, owner_id: int | None) -> Application:
     """The application ``client_id`` if ``owner_id`` manages it (None: the operator, who manages
     all); NotFound otherwise, so a member cannot tell others' applications from missing ones."""
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+    if not is_client_id(client_id):
         raise NotFound("application_not_found", NO_APPLICATION)
     query = select(oauth_applications).where(oauth_applications.c.client_id == client_id)
     if owner_id is not None:
@@ -174,13 +185,62 @@ async def authenticate_client(conn: Connection, client_id: Any, client_secret: A
     if not isinstance(client_secret, str) or not client_secret:
         raise Unauthenticated("invalid_client", "client_secret is required.")
     row = None
-    if len(client_id) <= 64:
+    if is_client_id(client_id):
         row = (await conn.execute(select(oauth_applications).where(
             oauth_applications.c.client_id == client_id))).first()
     given = hash_token(client_secret[:256])
     if row is None or not hmac.compare_digest(given, row.secret_hash):
         raise Unauthenticated("invalid_client", "Unknown client or wrong client_secret.")
     return _application(row)
+
+
+# -- the member's grants: the applications they authorized
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """An application holding live tokens for a member."""
+
+    client_id: str
+    name: str
+    scope: str  # of its latest token
+    first_granted_at: datetime
+    last_granted_at: datetime
+
+
+def _live_tokens_of(user_id: int, at: datetime) -> Any:
+    t = oauth_tokens.c
+    return and_(t.user_id == user_id, t.client_id.is_not(None), t.revoked_at.is_(None),
+                or_(t.expires_at.is_(None), t.expires_at > at))
+
+
+async def list_grants(conn: Connection, user_id: int, *, limit: int, offset: int) -> list[Grant]:
+    """The applications holding live tokens for ``user_id``, most recently authorized first."""
+    t, a = oauth_tokens.c, oauth_applications.c
+    rows = await conn.execute(
+        select(t.client_id, a.name, func.min(t.created_at).label("first"), func.max(t.created_at).label("last"),
+               func.max(t.id).label("latest"))
+        .select_from(oauth_tokens.join(oauth_applications, a.client_id == t.client_id))
+        .where(_live_tokens_of(user_id, now())).group_by(t.client_id, a.name)
+        .order_by(func.max(t.id).desc()).limit(limit).offset(offset))
+    found = rows.all()
+    scopes = dict((await conn.execute(select(t.id, t.scope).where(t.id.in_([r.latest for r in found])))).all())
+    return [Grant(client_id=r.client_id, name=r.name, scope=scopes.get(r.latest, ""), first_granted_at=r.first,
+                  last_granted_at=r.last) for r in found]
+
+
+async def do_revoke_grant(uow: UnitOfWork, user_id: int, client_id: Any) -> None:
+    """The member withdraws an application's access: its tokens for them and its codes not yet
+    redeemed stop working. NotFound when the application holds nothing of theirs."""
+    if not is_client_id(client_id):
+        raise NotFound("authorization_not_found", NO_GRANT)
+    codes = await uow.conn.execute(delete(oauth_codes).where(oauth_codes.c.user_id == user_id,
+                                                             oauth_codes.c.client_id == client_id,
+                                                             oauth_codes.c.used_at.is_(None),
+                                                             oauth_codes.c.expires_at > now()))
+    revoked = await tokens.do_revoke_grant(uow, user_id, client_id)
+    if not revoked and not codes.rowcount:
+        raise NotFound("authorization_not_found", NO_GRANT)
 
 
 # -- authorization requests

@@ -23,6 +23,7 @@ from townhall.core.accounts.tables import profiles, users
 from townhall.core.errors import Invalid
 from townhall.core.experts.members import completed_calls, visible
 from townhall.core.experts.tables import expert_profiles
+from townhall.core.fields import is_digits
 from townhall.core.filters import like_escape
 from townhall.core.fulltext import PROFILES_TSVECTOR, USERS_TSVECTOR, fts5_prefix_query, prefix_tsquery, words_of
 from townhall.db.database import Connection
@@ -79,7 +80,7 @@ def check_query(query: Any) -> list[str]:
 
 
 def check_offset(offset: Any) -> int:
-    if isinstance(offset, str) and offset.strip().isdigit():
+    if isinstance(offset, str) and is_digits(offset.strip()):
         offset = int(offset.strip())
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
         raise Invalid("invalid_request", f"offset must be a whole number from 0 to {MAX_OFFSET}.", field="offset")

@@ -67,6 +67,15 @@ async def do_revoke_for_client(uow: UnitOfWork, client_id: str) -> None:
                                                       oauth_tokens.c.revoked_at.is_(None)).values(revoked_at=now()))
 
 
+async def do_revoke_grant(uow: UnitOfWork, user_id: int, client_id: str) -> int:
+    """Every token ``client_id`` holds for ``user_id`` stops working (the member withdrew the
+    application's access): how many were live."""
+    result = await uow.conn.execute(update(oauth_tokens).where(
+        oauth_tokens.c.user_id == user_id, oauth_tokens.c.client_id == client_id,
+        oauth_tokens.c.revoked_at.is_(None)).values(revoked_at=now()))
+    return result.rowcount or 0
+
+
 async def do_revoke(uow: UnitOfWork, token_id: int) -> None:
     """One token stops working (its authorization code was presented twice)."""
     await uow.conn.execute(update(oauth_tokens).where(oauth_tokens.c.id == token_id,
