@@ -16,11 +16,12 @@ from townhall.core.accounts import service as accounts
 from townhall.core.clock import now
 from townhall.core.rooms import actions
 from townhall.core.rooms import service as rooms
-from townhall.core.rooms.models import Room
+from townhall.core.rooms.models import CONNECTED, INTERRUPTED, Room
 from townhall.core.rooms.tables import room_participants
 from townhall.core.rooms.tables import rooms as rooms_table
 from townhall.jobs.live import MIN_CALLS_TICK, calls_tick, live_runtime, watch_live_rooms
 from townhall.media import MediaRoom, MediaRoomNotFound, MediaUnavailable, NullMediaBackend
+from townhall.media.base import MediaParticipant
 
 
 async def test_the_expiry_loop_ends_rooms_whose_moderators_are_gone(container: Container) -> None:
@@ -95,6 +96,39 @@ async def test_live_rooms_on_this_media_backend_are_watched_and_lost_ones_create
     assert {first.code, lost.code} <= set(media.watched)
     assert ended.code not in media.watched and elsewhere.code not in media.watched
     assert media.created == [lost.code] and unreachable == 0 and watched == len(media.watched)
+
+
+class ListingMedia(RecordingMedia):
+    """A media server that has exactly ``has[room]`` in each room (whoever was reported joining)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.has: dict[str, set[str]] = {}
+
+    async def participants(self, room_id: str) -> list[MediaParticipant]:
+        return [MediaParticipant(user_id, muted=True) for user_id in sorted(self.has.get(room_id, ()))]
+
+
+async def test_watching_a_room_lets_connections_the_media_server_lost_meanwhile_go(
+    make_container: Callable[..., Awaitable[Container]],
+) -> None:
+    container = await make_container()
+    media = container.media = ListingMedia()
+    community_id = f"c-{secrets.token_hex(4)}"
+    stayed, left = "0x" + secrets.token_hex(20), "0x" + secrets.token_hex(20)
+    entered = [await actions.enter_community(container.uow, media, community_id, address, creating=True,
+                                             caller_role="owner", profile=None, trust_caller=True)
+               for address in (stayed, left)]
+    code = entered[0].room.code
+    async with container.uow() as uow:  # both connected, as the media server reported then
+        for one in entered:
+            await rooms.do_media_event(uow, "joined", code, one.participant.user_id)
+    # townhall restarts; meanwhile one of them left and no process heard it
+    media.has[code] = {str(entered[0].participant.user_id)}
+    await watch_live_rooms(container)
+    async with container.read() as conn:
+        statuses = [(await rooms.participant(conn, entered[0].room.id, one.participant.user_id)) for one in entered]
+    assert [part.status for part in statuses if part is not None] == [CONNECTED, INTERRUPTED]
 
 
 async def test_watching_runs_a_bounded_number_at_once(make_container: Callable[..., Awaitable[Container]]) -> None:

@@ -93,6 +93,19 @@ async def test_speakers_and_listeners_already_in_the_bridge_always_get_bridge_cr
         await bare.close()
 
 
+async def test_a_listener_kept_off_the_stream_joins_the_bridge_however_full(
+    large: JanusMediaBackend, room_id: str
+) -> None:
+    await large.create_room(room_id)
+    bare = await join_bare(large.url, (await large.credentials(room_id, "first", can_publish=False)).connection_url)
+    try:
+        kept = await large.credentials(room_id, "moderator", can_publish=False, allow_stream=False)
+        assert "room" in query_of(kept.connection_url) and kept.extra["plugin"] != STREAMING_PLUGIN
+        assert await forwarders(large, room_id) == []  # no stream was made for it
+    finally:
+        await bare.close()
+
+
 async def test_one_mountpoint_and_one_forwarder_per_room_whichever_processes_ask(
     janus: JanusServer, large: JanusMediaBackend, room_id: str
 ) -> None:

@@ -18,6 +18,11 @@ def is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def digits_id(text: str) -> int | None:
+    """The id ``text`` spells in ASCII digits (at most 18, so it fits a BIGINT), None otherwise."""
+    return int(text) if is_digits(text) and len(text) <= 18 else None
+
+
 def check_positive_id(value: Any, name: str) -> int:
     """An id as clients send it: an int, or digits in a string; ``Invalid("invalid_<name>")``
     unless it is a positive 64-bit integer."""

@@ -9,8 +9,10 @@ domain that owns each media room, and the periodic jobs of live rooms and calls 
 - at start, in the background: ``MediaBackend.watch`` for every live room of the rooms core carried
   by this process's media backend, so this process follows their joins and leaves and enforces who
   may be heard (a Janus backend only hears rooms it created or watches). A room the media server no
-  longer has (it restarted meanwhile) is created again; clients rejoin with fresh credentials. The
-  media rooms of live expert calls are watched too (a lost one is left to the calls' sweep).
+  longer has (it restarted meanwhile) is created again; clients rejoin with fresh credentials. Then
+  the participants the database says are connected are checked against the media server's list:
+  those it does not have lost their connection (leaves nobody reported while no process watched).
+  The media rooms of live expert calls are watched too (a lost one is left to the calls' sweep).
 
 ``create_app``'s lifespan enters ``live_runtime(container)`` once for the whole process.
 """
@@ -95,17 +97,21 @@ async def _is_live(container: Container, code: str) -> bool:
 
 
 async def _watch(container: Container, code: str, limit: asyncio.Semaphore) -> bool:
-    """Watch one room (re-create it if the media server lost it and it is still live); False when the
-    media server could not be reached. Other media errors are logged."""
+    """Watch one room (re-create it if the media server lost it and it is still live), then check who
+    the database says is connected against who the media server has (``confirm_connected``: leaves
+    nobody reported while no process watched); False when the media server could not be reached.
+    Other media errors are logged."""
     media = container.media
     async with limit:
         try:
             try:
                 await media.watch(code)
             except MediaRoomNotFound:
-                if await _is_live(container, code):  # not ended meanwhile (its media room destroyed)
-                    await media.create_room(code)
-                    log.info("re-created a live room the media server had lost", extra={"room": code})
+                if not await _is_live(container, code):  # ended meanwhile (its media room destroyed)
+                    return True
+                await media.create_room(code)
+                log.info("re-created a live room the media server had lost", extra={"room": code})
+            await room_actions.confirm_connected(container.uow, media, code=code)
         except MediaUnavailable:
             return False
         except MediaError:

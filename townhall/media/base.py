@@ -120,7 +120,11 @@ class MediaBackend(Protocol):
         """End the room's audio for everyone (idempotent: a missing room is not an error)."""
         ...
 
-    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> JoinCredentials: ...
+    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool,
+                          allow_stream: bool = True) -> JoinCredentials:
+        """What the user needs to join the room's audio. ``allow_stream=False``: never a large room's
+        one-way stream (backends without one ignore it)."""
+        ...
 
     async def set_publish(self, room_id: str, user_id: str, allowed: bool) -> None:
         """Let the user be heard (promotion, unmute) or not (demotion, moderator mute)."""

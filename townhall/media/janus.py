@@ -49,9 +49,13 @@ participants), further listeners get credentials for the room's Streaming mountp
 derived like the room's) is fed by ONE AudioBridge ``rtp_forward`` of the room's mix, encoded once
 however many watch it. Made on first need, idempotently (a forwarder is added only if none feeds the
 mountpoint; if two processes raced, the oldest is kept and the others stopped), destroyed with the
-room. Speakers always join the bridge: the rooms core asks for fresh credentials on promotion. A
+room. Speakers always join the bridge: a stream listener who is promoted needs fresh credentials
+to be heard (``accept_speaker_invite`` gives them; ``set_publish`` cannot reach a mountpoint). A
 mountpoint cannot admit or drop one viewer: its listeners are not reported as joins or leaves, and
-``kick`` cannot cut one of them off (they hear the room until it ends or they leave).
+``kick`` cannot cut one of them off: a kicked stream listener keeps the mountpoint's pin, and hears
+the room, until the room ends (or they leave). So the stream is for rooms whose presence does not
+come from the media server (Clubhouse rooms, whose clients ping): the rooms core keeps voice rooms
+(presence = media connection) and anyone who moderates off it (``credentials(allow_stream=False)``).
 
 If Janus restarts (session gone, error 458), the backend creates a new session, re-creates its rooms
 with the same secrets, re-adds the tokens it issued and re-joins its monitors; presence is then
@@ -512,9 +516,13 @@ class JanusMediaBackend:
 
     # -- participants
 
-    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> JoinCredentials:
+    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool,
+                          allow_stream: bool = True) -> JoinCredentials:
+        """AudioBridge credentials; for a listener of a full large room (``allow_stream``), the room's
+        Streaming mountpoint instead."""
         room = self._room(room_id)
-        if not can_publish and self.large_room_listeners and await self._bridge_is_full(room, user_id):
+        if (allow_stream and not can_publish and self.large_room_listeners
+                and await self._bridge_is_full(room, user_id)):
             self._note_publish(room_id, user_id, False)
             return await self._stream_credentials(room, user_id)
         token = self.user_token(room_id, user_id)

@@ -18,6 +18,13 @@ participants, with their current permissions), listeners may not publish data ei
 from shared state): someone who may not be in the room is removed (no ``joined`` event), someone who
 may not publish but could is downgraded to a listener. Without checks every join is accepted as the
 token allows: production wiring must pass the rooms core's.
+
+Replays and retries: a webhook stays valid while its JWT does (LiveKit signs them for 5 minutes), and
+LiveKit retries late. ``handle_webhook`` ignores an event whose ``id`` it has seen in the last
+``SEEN_FOR_S`` (longer than that validity; at most ``MAX_REMEMBERED`` ids), and a join/leave older
+(``created_at``) than the last one it applied for the same participant of the same room. Both are
+remembered per process: a replay delivered to another process behind the load balancer is not
+caught by the id (the order check still stops a replayed leave once a later event was applied there).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import base64
 import datetime
 import hashlib
 import hmac
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -48,6 +57,8 @@ from townhall.media.base import (
 from townhall.media.base import MediaUnavailable as MediaUnavailable
 
 NOT_FOUND = "not_found"
+SEEN_FOR_S = 900.0  # webhook ids remembered this long (LiveKit's webhook tokens are valid for 5 minutes)
+MAX_REMEMBERED = 50_000  # ids remembered, and participants whose last event time is
 
 
 class WebhookRejected(MediaError):
@@ -109,6 +120,8 @@ class LiveKitMediaBackend:
         self._timeout = timeout
         self._api: api.LiveKitAPI | None = None
         self._hub = EventHub()
+        self._seen: OrderedDict[str, float] = OrderedDict()  # webhook id -> monotonic time it came
+        self._latest: OrderedDict[tuple[str, str], int] = OrderedDict()  # (room, identity) -> created_at applied
         self.set_access(may_join=may_join, may_publish=may_publish)
 
     def set_access(self, *, may_join: AccessCheck | None = None, may_publish: AccessCheck | None = None) -> None:
@@ -165,7 +178,10 @@ class LiveKitMediaBackend:
         token = api.AccessToken(self._key, self._secret).with_identity(user_id).with_grants(grants)
         return token.with_ttl(self._ttl).to_jwt()
 
-    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> JoinCredentials:
+    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool,
+                          allow_stream: bool = True) -> JoinCredentials:
+        """An access token for the room (``allow_stream`` changes nothing: every LiveKit listener is a
+        subscriber-only participant of the room itself, reported by webhooks like anyone else)."""
         token = self.access_token(room_id, user_id, can_publish=can_publish)
         return JoinCredentials(
             backend=self.name, server_url=self.url, room_id=room_id, media_room=room_id, user_id=user_id,
@@ -205,6 +221,8 @@ class LiveKitMediaBackend:
         if event.event not in kinds or not event.room.name or not event.participant.identity:
             return None
         room_id, user_id = event.room.name, event.participant.identity
+        if not self._first_and_in_order(event.id, (room_id, user_id), event.created_at):
+            return None
         if event.event == "participant_joined":
             if self._may_join is not None and not await ask(self._may_join, room_id, user_id, what="may_join"):
                 await self.kick(room_id, user_id)
@@ -218,6 +236,26 @@ class LiveKitMediaBackend:
         media_event = MediaEvent(kinds[event.event], room_id, user_id, voluntary=voluntary)  # type: ignore[arg-type]
         await self._hub.emit(media_event)
         return media_event
+
+    def _first_and_in_order(self, event_id: str, who: tuple[str, str], created_at: int) -> bool:
+        """Whether a webhook is new (its id not seen lately) and not older than the last event applied
+        for the same participant; if so it is remembered as both. Synchronous: concurrent deliveries
+        of one event cannot both pass."""
+        clock = time.monotonic()
+        while self._seen and (next(iter(self._seen.values())) < clock - SEEN_FOR_S
+                              or len(self._seen) >= MAX_REMEMBERED):
+            self._seen.popitem(last=False)
+        if event_id and event_id in self._seen:
+            return False
+        if created_at < self._latest.get(who, created_at):
+            return False
+        if event_id:
+            self._seen[event_id] = clock
+        self._latest[who] = created_at
+        self._latest.move_to_end(who)
+        while len(self._latest) > MAX_REMEMBERED:
+            self._latest.popitem(last=False)
+        return True
 
     def subscribe(self) -> AsyncIterator[MediaEvent]:
         return self._hub.subscribe()

@@ -75,7 +75,8 @@ class NullMediaBackend:
         self._publish.setdefault(room_id, set())
         return self._rooms.setdefault(room_id, {})
 
-    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> JoinCredentials:
+    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool,
+                          allow_stream: bool = True) -> JoinCredentials:
         await self.set_publish(room_id, user_id, can_publish)
         query = urlencode({"room": room_id, "user": user_id, "publish": str(can_publish).lower()})
         return JoinCredentials(

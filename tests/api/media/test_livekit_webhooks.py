@@ -111,6 +111,38 @@ async def test_a_client_initiated_disconnect_is_a_voluntary_leave(
     assert seen == [MediaEvent("left", "some-room", "42", voluntary=True)]
 
 
+async def test_a_replayed_webhook_is_accepted_and_ignored(livekit_app: tuple[Container, httpx.AsyncClient]) -> None:
+    container, http = livekit_app
+    seen = record(container)
+    body, headers = signed(participant_event("participant_left", "some-room", "42", disconnectReason="CLIENT_INITIATED"))
+    for _ in range(2):  # captured and posted again while its token is valid
+        answer = await http.post(URL, content=body, headers=headers)
+        assert (answer.status_code, answer.json()) == (200, {"ok": True})
+    assert seen == [MediaEvent("left", "some-room", "42", voluntary=True)]
+
+
+async def test_a_late_retry_older_than_the_participants_last_event_is_ignored(
+    livekit_app: tuple[Container, httpx.AsyncClient],
+) -> None:
+    container, http = livekit_app
+    seen = record(container)
+    async with container.uow() as uow:
+        (ada,) = await accounts.upsert_chat_users(uow, [accounts.UserFields(chat_id=f"lk-{secrets.token_hex(4)}",
+                                                                            name="ada")])
+    room = (await actions.create(container.uow, container.media, ada.id)).room
+    joined = {**participant_event("participant_joined", room.code, str(ada.id)), "createdAt": "1700000100"}
+    left = {**participant_event("participant_left", room.code, str(ada.id), disconnectReason="CLIENT_INITIATED"),
+            "createdAt": "1700000050"}  # sent before the join, delivered after it
+    for event in (joined, left):
+        body, headers = signed(event)
+        assert (await http.post(URL, content=body, headers=headers)).status_code == 200
+    assert seen == [MediaEvent("joined", room.code, str(ada.id))]
+    async with container.read() as conn:
+        part = await rooms.participant(conn, room.id, ada.id)
+        current = await rooms.get_room(conn, room_id=room.id)
+    assert part is not None and part.status not in (INTERRUPTED, LEFT) and current.ended_at is None
+
+
 async def test_other_livekit_events_are_accepted_and_ignored(livekit_app: tuple[Container, httpx.AsyncClient]) -> None:
     container, http = livekit_app
     seen = record(container)

@@ -256,6 +256,55 @@ async def test_an_auth_key_that_stops_granting_still_hears_what_ended_it_then_no
     assert response.status_code == 403
 
 
+async def test_a_removed_user_polling_late_reads_nothing_published_after_the_removal(
+        quick: tuple[httpx.AsyncClient, PubNubGateway], people: People, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pubnub_gateway, "REVOKED_GRACE_S", 0.1)  # the removal's messages come within it
+    http, _ = quick
+    ada, bob, cat = await people("Ada", "Bob", "Cat")
+    made = await start(ada)
+    code = made["channel"]
+    bob_token = (await join(bob, code))["pubnub_token"]
+    bobs = channels_of(code, bob.user_id, speaker=False)
+    bob_cursor = await handshake(http, bobs, bob_token)
+    ada_cursor = await handshake(http, channels_of(code, ada.user_id, speaker=True), made["pubnub_token"])
+
+    await ada.ok("block_from_channel", {"channel": code, "user_id": bob.user_id})
+    await asyncio.sleep(1.0)  # well past the grace: the room goes on while bob does not poll
+    await join(cat, code)
+    await ada.ok("change_handraise_settings", {"channel": code, "is_enabled": False, "handraise_permission": 1})
+    actions: list[str] = []
+    while "change_handraise_settings" not in actions:  # the gateway has had every event
+        heard, ada_cursor = await collect(http, channels_of(code, ada.user_id, speaker=True), ada_cursor,
+                                          made["pubnub_token"], 1)
+        actions += [e["d"]["action"] for e in heard]
+
+    heard, bob_cursor = await collect(http, bobs, bob_cursor, bob_token, 1)
+    assert sorted(e["d"]["action"] for e in heard) == ["leave_channel", "remove_from_channel"]
+    response = await asyncio.wait_for(http.get(subscribe_path(bobs, bob_cursor, bob_token)), BOUND)
+    assert response.status_code == 403
+
+
+async def test_a_key_whose_revoking_event_is_unknown_is_refused_outright(
+        container: Container, people: People) -> None:
+    gateway = PubNubGateway(container)  # not started: it hears of no event
+    ada, bob = await people("Ada", "Bob")
+    made = await start(ada)
+    token = (await join(bob, made["channel"]))["pubnub_token"]
+    assert await gateway.grant(token) is not None
+    await bob.ok("leave_channel", {"channel": made["channel"]})
+    assert await gateway.grant(token, fresh=True) is None  # (the TTL ran out, say)
+    access = await gateway.access(token, [f"channel_all.{made['channel']}"])
+    assert access.refused == [f"channel_all.{made['channel']}"] and access.until is None
+
+
+async def test_a_cursor_ahead_of_the_clock_cannot_push_the_timetokens_forward(container: Container) -> None:
+    gateway = PubNubGateway(container)
+    ahead = pubnub_gateway.wall_timetoken() + 300 * 10**7  # five minutes
+    cursor, messages = await gateway.poll(["channel_all.x"], ahead, 0.0)
+    assert messages == [] and cursor < ahead
+    assert gateway.publish("channel_all.x", {"action": "x"}) < ahead
+
+
 async def test_a_cached_grant_is_dropped_when_an_event_changes_its_users_standing(
         container: Container, people: People, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pubnub_gateway, "GRANT_TTL_S", 3600.0)

@@ -198,3 +198,30 @@ async def test_ids_and_addresses_no_chat_could_have_name_nothing(voice_http: htt
     assert answer.status_code == 404
     answer = await voice_http.request("DELETE", "/private-voice-chat/a%00b", json={"address": A})
     assert answer.status_code == 400
+
+
+async def test_lone_surrogates_in_a_body_are_refused_as_invalid_json(voice_http: httpx.AsyncClient) -> None:
+    address, other = new_address().encode(), new_address().encode()
+    cases = [
+        ("POST", "/community-voice-chat",
+         b'{"community_id":"x\\ud800","user_address":"%s","action":"create","user_role":"owner"}' % address),
+        ("POST", "/community-voice-chat", b'{"community_id":"%s","user_address":"%s","action":"create",'
+         b'"user_role":"owner","profile_data":{"name":"\\udfff"}}' % (new_community().encode(), address)),
+        ("POST", "/community-voice-chat/status", b'{"community_ids":["\\ud800"]}'),
+        ("POST", "/private-voice-chat", b'{"user_addresses":["%s","%s"],"room_id":"\\ud800"}' % (address, other)),
+    ]
+    for method, path, body in cases:
+        answer = await voice_http.request(method, path, content=body, headers={"content-type": "application/json"})
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json()["ok"] is False and answer.json()["message"]
+    answer = await voice_http.request("DELETE", "/community-voice-chat/abc", content=b'{"user_address":"\\ud800"}')
+    assert (answer.status_code, answer.json()) == (400, {"error": "Invalid request body"})
+
+
+async def test_community_ids_in_other_scripts_digits_are_not_our_communities(voice_http: httpx.AsyncClient) -> None:
+    for community_id in ("\u00b2", "\u2460", "\u0661"):  # ², ①, Arabic-Indic one: isdigit() says yes
+        owner = new_address()
+        answer = await enter(voice_http, community_id, owner, action="create", role="owner")
+        assert answer.status_code == 200, answer.text
+        answer = await voice_http.request("DELETE", f"/community-voice-chat/{community_id}", json={"user_address": owner})
+        assert answer.status_code == 200, answer.text

@@ -15,6 +15,7 @@ from townhall.core.rooms import actions, service, voice
 from townhall.core.rooms import events as ev
 from townhall.core.rooms.models import COMMUNITY, CONNECTED, INTERRUPTED, JOINED, LEFT
 from townhall.media.base import MediaEvent
+from townhall.media.null import NullMediaBackend
 
 GONE = timedelta(minutes=5, seconds=30)
 RECENT = timedelta(minutes=4)
@@ -75,6 +76,43 @@ async def test_a_connected_participant_stays_present_however_long(voice_http: ht
     assert await _in_chat(voice_http, owner)
     ended = await actions.expire(container.uow, container.media)
     assert await live_code(container, community_id) not in [r.code for r in ended]
+
+
+async def test_credentials_asked_again_while_connected_keep_the_user_connected(voice_http: httpx.AsyncClient,
+                                                                              container: Container) -> None:
+    community_id, owner, guest = new_community(), new_address(), new_address()
+    await enter(voice_http, community_id, owner, action="create", role="owner")
+    await _connect(container, community_id, owner)
+    await enter(voice_http, community_id, guest, role="member")
+    # the calling service asks again (a page reload, a token refresh): the media connection is untouched
+    assert (await enter(voice_http, community_id, owner, role="owner")).status_code == 200
+    assert (await enter(voice_http, community_id, guest, role="member")).status_code == 200
+    assert await _wire_status(container, community_id, owner) == "connected"
+    assert await _wire_status(container, community_id, guest) == "not_connected"
+    await age(container, community_id, owner, timedelta(minutes=6))
+    code = await live_code(container, community_id)
+    assert code not in [r.code for r in await actions.expire(container.uow, container.media)]
+    assert await status(voice_http, community_id) == {"active": True, "participant_count": 2, "moderator_count": 1}
+
+
+async def test_the_expiry_job_lets_a_connection_the_media_server_no_longer_has_go(voice_http: httpx.AsyncClient,
+                                                                                  container: Container) -> None:
+    community_id, owner = new_community(), new_address()
+    await enter(voice_http, community_id, owner, action="create", role="owner")
+    await _connect(container, community_id, owner)
+    await age(container, community_id, owner, RECENT)
+    await actions.expire(container.uow, container.media)  # recently confirmed: not asked about
+    assert await _wire_status(container, community_id, owner) == "connected"
+    await age(container, community_id, owner, GONE)
+    # the media server lost them and nobody heard (townhall or the media server restarted, a lost webhook)
+    forgetful = NullMediaBackend()
+    await actions.expire(container.uow, forgetful)
+    assert await _wire_status(container, community_id, owner) == "connection_interrupted"  # the grace runs
+    await age(container, community_id, owner, GONE)
+    code = await live_code(container, community_id)
+    ended = await actions.expire(container.uow, forgetful)
+    assert code in [r.code for r in ended]
+    assert await status(voice_http, community_id) == INACTIVE
 
 
 async def test_an_interrupted_participant_is_present_for_the_grace_period(voice_http: httpx.AsyncClient,

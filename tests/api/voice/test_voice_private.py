@@ -9,8 +9,8 @@ import httpx
 
 from tests.api.voice.conftest import age, live_code, new_address, user_id_of
 from townhall.container import Container
-from townhall.core.rooms import actions, voice
-from townhall.core.rooms.models import VOICE_PRIVATE
+from townhall.core.rooms import actions, service, voice
+from townhall.core.rooms.models import CONNECTED, VOICE_PRIVATE
 from townhall.media.base import MediaEvent
 
 GONE = timedelta(minutes=5, seconds=30)
@@ -47,6 +47,21 @@ async def test_both_users_get_credentials_and_are_in_the_chat(voice_http: httpx.
     assert (await _create(voice_http, room_id, b, a)).status_code == 200
     taken = await _create(voice_http, room_id, a, new_address())
     assert (taken.status_code, taken.json()) == (400, {"error": f"Room {room_id} already exists"})
+
+
+async def test_credentials_asked_again_keep_a_connected_user_connected(voice_http: httpx.AsyncClient,
+                                                                       container: Container) -> None:
+    room_id, a, b = _room_id(), new_address(), new_address()
+    assert (await _create(voice_http, room_id, a, b)).status_code == 200
+    code = await live_code(container, room_id, VOICE_PRIVATE)
+    for address in (a, b):
+        assert await container.media.simulate_join(code, str(await user_id_of(container, address)))  # type: ignore[attr-defined]
+    assert (await _create(voice_http, room_id, a, b)).status_code == 200
+    async with container.read() as conn:
+        room = await voice.live_room(conn, VOICE_PRIVATE, room_id)
+        assert room is not None
+        statuses = [(await service.participant(conn, room.id, await user_id_of(container, x))) for x in (a, b)]
+    assert [part.status for part in statuses if part is not None] == [CONNECTED, CONNECTED]
 
 
 async def test_ending_answers_who_was_in_it(voice_http: httpx.AsyncClient, container: Container) -> None:

@@ -301,7 +301,7 @@ class FailingMedia(NullMediaBackend):
             raise MediaUnavailable("janus is down")
         return await super().create_room(room_id)
 
-    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> Any:
+    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool, allow_stream: bool = True) -> Any:
         if self.failing == "credentials":
             raise MediaError("no credentials", 480)
         return await super().credentials(room_id, user_id, can_publish=can_publish)
@@ -327,7 +327,7 @@ async def test_a_double_connect_answers_409_and_keeps_the_room_of_the_connect_th
     class Racing(NullMediaBackend):
         raced = False
 
-        async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> Any:
+        async def credentials(self, room_id: str, user_id: str, *, can_publish: bool, allow_stream: bool = True) -> Any:
             if not self.raced:  # the other tap gets through while this one waits for the media server
                 self.raced = True
                 await actions.connect(runtime, bob.id, call.id)

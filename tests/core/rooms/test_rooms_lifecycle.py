@@ -61,7 +61,7 @@ class FailingMedia(NullMediaBackend):
             raise MediaUnavailable("janus is down")
         return await super().create_room(room_id)
 
-    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool) -> Any:
+    async def credentials(self, room_id: str, user_id: str, *, can_publish: bool, allow_stream: bool = True) -> Any:
         if "credentials" in self.failing:
             raise MediaError("no credentials", 480)
         return await super().credentials(room_id, user_id, can_publish=can_publish)

@@ -11,7 +11,9 @@ Timetokens are PubNub's: 17 digits, 100 ns units since the epoch. Here they are 
 arrival order: strictly increasing, never below the wall clock, so a cursor answered to a client
 is above every message already kept and below every message to come. A client that presents a
 cursor from another process (behind a load balancer) is served by time, which is close; a cursor
-ahead of this process's clock moves the clock forward so that nothing to come falls below it.
+slightly ahead of this process's clock (``MAX_AHEAD``, clocks' drift) moves the clock forward so that
+nothing to come falls below it, and one further ahead is answered a fresh cursor: a client cannot
+push the clock of everybody's timetokens.
 
 Authorisation: the auth key is a room participant's ``pubnub_token``. Lookups are cached for
 ``GRANT_TTL_S`` and looked up again early when an event changes the user's standing in the room
@@ -19,9 +21,12 @@ Authorisation: the auth key is a room participant's ``pubnub_token``. Lookups ar
 big room's re-polls after each event do not all go to the database; the TTL only bounds what a
 lost event could leave stale. A cached grant only ever allows: a refusal is always confirmed by a
 fresh lookup (someone who just became a speaker is never refused). A key that stops granting (its
-user left, was removed, the room ended) still gets, for ``REVOKED_GRACE_S``, the messages of the
-channels it could read: the event that ended its grant (``end_channel``, ``remove_from_channel``...)
-is the last thing its client must hear.
+user left, was removed, the room ended) still gets the messages of the channels it could read
+that were published up to ``REVOKED_GRACE_S`` after the event that ended its grant (``end_channel``,
+``remove_from_channel``...): that event is the last thing its client must hear, and nothing after it
+is theirs, however late they poll. The window is counted from the timetoken this process gave that
+event, never from the lookup; a key whose revoking event this process does not know (any more) is
+refused outright.
 """
 
 from __future__ import annotations
@@ -72,9 +77,9 @@ RING_SIZE = 100  # messages kept per channel
 RETENTION_S = 600.0  # a message is kept this long (longer than a long-poll plus a reconnect)
 SWEEP_INTERVAL_S = 60.0
 MAX_BATCH = 100  # messages per subscribe answer, as PubNub
-MAX_AHEAD = 600 * 10**7  # a cursor further ahead of the clock than this (10 min) is answered a fresh one
+MAX_AHEAD = 10**7  # a cursor further ahead of the clock than this (1 s: clocks' drift) is answered a fresh one
 GRANT_TTL_S = 30.0
-REVOKED_GRACE_S = 2.0  # a revoked key still gets what was published up to this long after
+REVOKED_GRACE_S = 0.5  # a revoked key still gets what was published up to this long after the revoking event
 MAX_GRANTS = 100_000  # auth keys remembered
 PRESENCE = "-pnpres"  # suffix of presence channels: accepted, never carry anything here
 
@@ -125,6 +130,15 @@ class Access:
     until: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """An event that changed someone's standing in a room, as this process saw it."""
+
+    counter: int  # the invalidation counter when it came: lookups started before are stale
+    at: float  # monotonic time it came (forgotten GRANT_TTL_S after)
+    timetoken: int  # the last timetoken of its messages: a key it revoked reads nothing after (and a grace)
+
+
 @dataclass(slots=True)
 class _Cached:
     grant: Grant | None
@@ -146,8 +160,8 @@ class PubNubGateway:
         self._grants: dict[str, _Cached] = {}
         self._lookups: dict[str, asyncio.Future[_Cached]] = {}  # lookups under way
         self._counter = itertools.count(1)
-        # (room id, user id or None: everyone) -> (counter, monotonic time) of the last change
-        self._changed: dict[tuple[int, int | None], tuple[int, float]] = {}
+        # (room id, user id or None: everyone) -> the last change of standing
+        self._changed: dict[tuple[int, int | None], _Change] = {}
 
     # -- lifecycle
 
@@ -183,10 +197,13 @@ class PubNubGateway:
     async def on_event(self, event: Event) -> None:
         if not isinstance(event, RoomEvent):
             return
-        if (changed := _standing_changed(event)) is not None:
-            self._changed[changed] = (next(self._counter), time.monotonic())
+        changed = _standing_changed(event)
+        counter = next(self._counter) if changed is not None else 0  # before the lookups its messages wake
+        timetoken = 0
         for channel, body in messages_of(event):
-            self.publish(channel, body, publisher=event.actor_id)
+            timetoken = self.publish(channel, body, publisher=event.actor_id)
+        if changed is not None:
+            self._changed[changed] = _Change(counter, time.monotonic(), timetoken or self.now())
 
     def publish(self, channel: str, body: dict[str, object], *, publisher: int | None = None) -> int:
         """Keep a message on ``channel`` and wake its subscribers; returns its timetoken."""
@@ -220,7 +237,7 @@ class PubNubGateway:
             return self.now(), []
         if after > wall_timetoken() + MAX_AHEAD:
             return self.now(), []
-        self._last = max(self._last, after)
+        self._last = max(self._last, after)  # at most MAX_AHEAD ahead of the clock
         found = self._after(channels, after, until)
         if found:
             return self._answer(found)
@@ -303,7 +320,7 @@ class PubNubGateway:
         if cached.grant is None:  # tokens are never reused: an unknown one stays unknown
             return True
         grant = cached.grant
-        return all(changed is None or changed[0] < cached.stamp
+        return all(changed is None or changed.counter < cached.stamp
                    for changed in (self._changed.get((grant.room_id, grant.user_id)),
                                    self._changed.get((grant.room_id, None))))
 
@@ -322,14 +339,24 @@ class PubNubGateway:
         entry = _Cached(grant, stamp, clock + GRANT_TTL_S, clock)
         before = self._grants.pop(token, None)  # re-inserted last: the dict stays in lookup order
         if grant is None and before is not None:
-            if before.grant is not None:  # it just stopped granting
-                entry.revoked, entry.until = before.grant, self.now() + int(REVOKED_GRACE_S * 10**7)
+            if before.grant is not None:  # it just stopped granting: what revoked it, if this process knows
+                revoking = self._revoking(before.grant, before.stamp)
+                if revoking is not None:
+                    entry.revoked, entry.until = before.grant, revoking + int(REVOKED_GRACE_S * 10**7)
             else:
                 entry.revoked, entry.until = before.revoked, before.until
         if len(self._grants) >= MAX_GRANTS:
             self._grants.pop(next(iter(self._grants)))
         self._grants[token] = entry
         return entry
+
+    def _revoking(self, grant: Grant, stamp: int) -> int | None:
+        """The timetoken of the latest change of ``grant``'s standing that came after the lookup
+        ``stamp`` started (None: none known, so the key is refused outright)."""
+        changes = [changed.timetoken for changed in (self._changed.get((grant.room_id, grant.user_id)),
+                                                     self._changed.get((grant.room_id, None)))
+                   if changed is not None and changed.counter >= stamp]
+        return max(changes, default=None)
 
     # -- housekeeping
 
@@ -354,6 +381,6 @@ class PubNubGateway:
         for token, cached in list(self._grants.items()):
             if cached.seen < clock - RETENTION_S:
                 del self._grants[token]
-        for key, (_, at) in list(self._changed.items()):
-            if at < clock - GRANT_TTL_S:  # every grant looked up before it has expired
+        for key, changed in list(self._changed.items()):
+            if changed.at < clock - GRANT_TTL_S:  # every grant looked up before it has expired
                 del self._changed[key]

@@ -20,11 +20,19 @@ from typing import Any
 
 from townhall.core.clock import now
 from townhall.core.errors import DomainError
+from townhall.core.fields import digits_id
 from townhall.core.rooms import service, voice
 from townhall.core.rooms.models import IN_ROOM, LISTENER, Joined, Participant, Room
 from townhall.core.uow import UnitOfWork
 from townhall.db.database import Connection
-from townhall.media.base import AccessCheck, JoinCredentials, MediaBackend, MediaError
+from townhall.media.base import (
+    AccessCheck,
+    JoinCredentials,
+    MediaBackend,
+    MediaError,
+    MediaRoomNotFound,
+    MediaUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,11 @@ async def _destroy(media: MediaBackend, rooms: list[Room]) -> None:
 
 
 async def _credentials(media: MediaBackend, room: Room, part: Participant) -> JoinCredentials:
-    return await media.credentials(room.code, str(part.user_id), can_publish=part.role != LISTENER and not part.muted)
+    """The participant's media credentials. A large room's one-way stream (Janus) is only for the
+    listeners of Clubhouse rooms, whose clients ping: its listeners are never reported as connected
+    (a voice room's presence) and cannot be kicked or promoted in place (a moderator's powers)."""
+    return await media.credentials(room.code, str(part.user_id), can_publish=part.role != LISTENER and not part.muted,
+                                allow_stream=not room.is_voice and not part.is_moderator)
 
 
 async def create(uow: UowFactory, media: MediaBackend, creator_id: int, *, at: datetime | None = None,
@@ -165,9 +177,44 @@ async def remove(uow: UowFactory, media: MediaBackend, actor_id: int, code: Any,
 
 
 async def expire(uow: UowFactory, media: MediaBackend, *, at: datetime | None = None) -> list[Room]:
-    """The expiry job (the social app runs it every minute; a worker may call it too)."""
+    """The expiry job (the live runtime runs it every minute): then, connections not confirmed for
+    PRESENCE_TTL are checked with ``media`` (``confirm_connected``). The rooms it ended."""
     async with uow() as unit:
         ended = await service.do_expire(unit, at=at)
+    await _destroy(media, ended)
+    try:
+        return ended + await confirm_connected(uow, media, at=at)
+    except MediaUnavailable:  # connections stay as recorded; the next run asks again
+        log.warning("media server unreachable: connections not confirmed", exc_info=True)
+        return ended
+
+
+async def confirm_connected(uow: UowFactory, media: MediaBackend, *, code: str | None = None,
+                            at: datetime | None = None) -> list[Room]:
+    """Check participants recorded as connected against what ``media`` has
+    (``service.connected_to_confirm``: all of room ``code``'s, else those not confirmed lately), so a
+    leave nobody reported (a restart of townhall or of the media server, a lost webhook) does not
+    keep anyone connected for ever: those the media server does not have lost their connection.
+    Rooms on other backends are left to the processes that use them. The rooms it ended. Raises
+    MediaUnavailable when the media server cannot be reached; other media errors skip the room."""
+    async with uow() as unit:
+        recorded = await service.connected_to_confirm(unit.conn, media.name, code=code, at=at)
+    ended: list[Room] = []
+    for room_code, user_ids in recorded.items():
+        asked_at = now()  # statuses changed after this are newer than the answer
+        try:
+            present = {p.user_id for p in await media.participants(room_code)}
+        except MediaRoomNotFound:
+            present = set()
+        except MediaUnavailable:
+            raise
+        except MediaError:
+            log.warning("could not list a room's media participants", exc_info=True, extra={"room": room_code})
+            continue
+        async with uow() as unit:
+            ended += await service.do_confirm_connected(
+                unit, room_code, user_ids, {n for u in present if (n := digits_id(u)) is not None},
+                asked_at, at=at)
     await _destroy(media, ended)
     return ended
 
@@ -180,7 +227,7 @@ def access_checks(read: ReadFactory) -> tuple[AccessCheck, AccessCheck]:
     (``MediaBackend.set_access``): who may be in a media room, and who may be heard there."""
 
     async def standing(room_code: str, user_id: str) -> Participant | None:
-        if not str(user_id).isdigit():
+        if (number := digits_id(str(user_id))) is None:
             return None
         async with read() as conn:
             try:
@@ -189,7 +236,7 @@ def access_checks(read: ReadFactory) -> tuple[AccessCheck, AccessCheck]:
                 return None
             if room.ended_at is not None:
                 return None
-            part = await service.participant(conn, room.id, int(user_id))
+            part = await service.participant(conn, room.id, number)
         return part if part is not None and part.status in IN_ROOM else None
 
     async def may_join(room_code: str, user_id: str) -> bool:
@@ -207,10 +254,10 @@ def media_event_handler(uow: UowFactory, media: MediaBackend | None = None) -> C
     the media rooms of the rooms an event ended are destroyed after commit)."""
 
     async def handle(event: Any) -> None:
-        if not str(event.user_id).isdigit():
+        if (user_id := digits_id(str(event.user_id))) is None:
             return
         async with uow() as unit:
-            ended = await service.do_media_event(unit, event.kind, event.room_id, int(event.user_id),
+            ended = await service.do_media_event(unit, event.kind, event.room_id, user_id,
                                                  voluntary=bool(getattr(event, "voluntary", False)))
         if media is not None:
             await _destroy(media, ended)

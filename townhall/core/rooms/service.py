@@ -6,7 +6,9 @@ Rules (permissions are decided in ``permissions.py``; these are the state rules)
 - a user is in at most one room: joining (or creating) one leaves the others;
 - a participant is present while JOINED and seen (join, ``active_ping``, media join) within
   PRESENCE_TTL, or INTERRUPTED (media dropped) for less than that: the grace period; in voice rooms
-  (``voice.py``) also while CONNECTED (the media server has them), however long;
+  (``voice.py``) also while CONNECTED (the media server has them), however long: the expiry job asks
+  the media server about connections not confirmed for PRESENCE_TTL, and a process starting to follow
+  a room about all of its (``connected_to_confirm``), since a leave can go unreported;
 - moderators are the room's MODERATORs and, in voice rooms, the community's owners and moderators
   (``Participant.is_moderator``, ``moderates()``);
 - a room ends when a moderator leaves and no other moderator is present, when a moderator ends it,
@@ -34,6 +36,7 @@ from townhall.core.communities.service import access_club, relation
 from townhall.core.communities.tables import community_members
 from townhall.core.errors import Forbidden, Invalid, NotFound
 from townhall.core.events import user_topic
+from townhall.core.fields import digits_id
 from townhall.core.rooms import permissions as perm
 from townhall.core.rooms import scheduled
 from townhall.core.rooms.events import (
@@ -123,8 +126,8 @@ def check_user_ids(value: Any, name: str = "user_ids") -> list[int]:
         raise Invalid("invalid_user_ids", f"{name} must be a list of user ids", field=name)
     out: list[int] = []
     for item in value:
-        if isinstance(item, str) and item.strip().isdigit():
-            item = int(item)
+        if isinstance(item, str) and (number := digits_id(item.strip())) is not None:
+            item = number
         if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 2**63:
             raise Invalid("invalid_user_ids", f"{name} must be a list of user ids", field=name)
         if item not in out:
@@ -135,8 +138,8 @@ def check_user_ids(value: Any, name: str = "user_ids") -> list[int]:
 
 
 def check_handraise_permission(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str) and (number := digits_id(value.strip())) is not None:
+        value = number
     if isinstance(value, bool) or value not in (1, 2, 3):
         raise Invalid("invalid_handraise_permission",
                       "handraise_permission must be 1 (everyone), 2 (followed by speakers) or 3 (club members)",
@@ -934,6 +937,47 @@ async def do_media_event(uow: UnitOfWork, kind: str, room_code: str, user_id: in
     if part.status != INTERRUPTED:
         await uow.conn.execute(_set(room, user_id).values(status=INTERRUPTED, last_seen_at=at))
     return []
+
+
+async def connected_to_confirm(conn: Connection, backend: str, *, code: str | None = None,
+                               at: datetime | None = None) -> dict[str, list[int]]:
+    """Participants recorded as CONNECTED to live rooms whose media room is on ``backend``, by room
+    code, to be checked against the media server (``do_confirm_connected``): those of room ``code``
+    (when a process starts following it), else those not confirmed for PRESENCE_TTL (a leave the
+    media server reported to nobody: a restarted process, a restarted media server, a lost webhook)."""
+    where = [rooms.c.ended_at.is_(None), rooms.c.media_backend == backend, p.c.status == CONNECTED]
+    if code is not None:
+        where.append(rooms.c.code == code)
+    else:
+        where.append(p.c.last_seen_at < (at or now()) - PRESENCE_TTL)
+    found: dict[str, list[int]] = {}
+    for room_code, user_id in (await conn.execute(select(rooms.c.code, p.c.user_id).join(
+            rooms, rooms.c.id == p.c.room_id).where(*where).order_by(rooms.c.code, p.c.user_id))).all():
+        found.setdefault(room_code, []).append(int(user_id))
+    return found
+
+
+async def do_confirm_connected(uow: UnitOfWork, code: str, user_ids: Sequence[int], present: set[int],
+                               asked_at: datetime, *, at: datetime | None = None) -> list[Room]:
+    """What the media server answered at ``asked_at`` about participants recorded as connected to room
+    ``code``: one it has is confirmed (seen then); one it does not have lost their connection (a leave
+    not on purpose: the grace period runs), unless their status changed since it was asked. The rooms
+    it ended (their media rooms are to be destroyed)."""
+    at = at or now()
+    room = (await uow.conn.execute(select(rooms).where(rooms.c.code == code, rooms.c.ended_at.is_(None)))).first()
+    if room is None:
+        return []
+    unchanged = [p.c.room_id == room.id, p.c.status == CONNECTED, p.c.last_seen_at <= asked_at]
+    confirmed = [user_id for user_id in user_ids if user_id in present]
+    if confirmed:
+        await uow.conn.execute(update(p).where(*unchanged, p.c.user_id.in_(confirmed)).values(last_seen_at=asked_at))
+    absent = [user_id for user_id in user_ids if user_id not in present]
+    gone = list((await uow.conn.execute(select(p.c.user_id).where(*unchanged, p.c.user_id.in_(absent)))
+                 ).scalars()) if absent else []
+    ended: list[Room] = []
+    for user_id in gone:
+        ended += await do_media_event(uow, "left", code, int(user_id), voluntary=False, at=at)
+    return ended
 
 
 async def _holds_both(conn: Connection, room: Room, at: datetime) -> bool:

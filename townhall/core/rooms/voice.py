@@ -29,6 +29,7 @@ from townhall.core.communities.service import relation
 from townhall.core.communities.tables import communities
 from townhall.core.errors import Conflict, Invalid, NotFound
 from townhall.core.events import user_topic
+from townhall.core.fields import digits_id
 from townhall.core.rooms import permissions as perm
 from townhall.core.rooms import service
 from townhall.core.rooms.events import (
@@ -174,9 +175,9 @@ async def do_user_of_address(uow: UnitOfWork, address: str, *, profile: dict[str
 
 async def known_community(conn: Connection, community_id: str) -> int | None:
     """The townhall community a voice caller's community id names, if it is one of ours."""
-    if not community_id.isdigit() or len(community_id) > 18:
+    if (number := digits_id(community_id)) is None:
         return None
-    found = (await conn.execute(select(communities.c.id).where(communities.c.id == int(community_id)))).first()
+    found = (await conn.execute(select(communities.c.id).where(communities.c.id == number))).first()
     return int(found[0]) if found else None
 
 
@@ -260,6 +261,13 @@ async def check_enter_community(conn: Connection, community_id: Any, address: An
                           room=await live_room(conn, COMMUNITY, community_id))
 
 
+def _status_on_reentry(before: Participant) -> str:
+    """Credentials asked for again (a page reload, a token refresh) leave a media connection as it
+    is: someone connected stays connected (marking them not connected would let the room expire, or
+    end, under a connected moderator); anyone else is not connected yet."""
+    return CONNECTED if before.status == CONNECTED else JOINED
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceEntered:
     room: Room
@@ -302,7 +310,7 @@ async def do_enter_community(uow: UnitOfWork, entry: CommunityEntry, *, made: Me
         joined = await service._enter(uow, room, user_id, role, at, community_role=s.role, profile=entry.profile)
         return VoiceEntered(room, joined.participant, True, made_room, ended)
     await conn.execute(service._set(room, user_id).values(
-        role=role, status=JOINED, last_seen_at=at, community_role=s.role, profile=entry.profile,
+        role=role, status=_status_on_reentry(before), last_seen_at=at, community_role=s.role, profile=entry.profile,
         speaker_since=(before.speaker_since if before.in_room and before.is_speaker else at) if speaking else None,
         **({} if before.in_room else {"joined_at": at, "hand_raised": False, "invited_to_speak": False,
                                       "muted": False})))
@@ -531,7 +539,8 @@ async def do_create_private(uow: UnitOfWork, draft: PrivateDraft, *, made: Media
         if before is None:
             parts.append((await service._enter(uow, room, user_id, SPEAKER, at)).participant)
             continue
-        await uow.conn.execute(service._set(room, user_id).values(status=JOINED, last_seen_at=at))
+        await uow.conn.execute(service._set(room, user_id).values(status=_status_on_reentry(before),
+                                                                  last_seen_at=at))
         fresh = await service.participant(uow.conn, room.id, user_id)
         assert fresh is not None
         parts.append(fresh)
