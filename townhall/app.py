@@ -28,6 +28,7 @@ from townhall.api.common.surfaces import SURFACES
 from townhall.config import Settings
 from townhall.container import Container
 from townhall.jobs.live import live_runtime
+from townhall.realtime.wsframes import DirectFrames
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # server's callbacks get labels of their own, apart from the root app's quick routes.
     app.add_middleware(MetricsMiddleware, surfaces=[s.segment for s in SURFACES],
                        aliases={"v2": "pubnub", "time": "pubnub", "media": "media"})
+    # Outermost, so that it sees the server's own WebSocket ``send`` (the chat hub's fan-out).
+    app.add_middleware(DirectFrames)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def landing() -> HTMLResponse:

@@ -71,6 +71,8 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: Pat
         workers=settings.workers,
         loop="uvloop",
         http="httptools",
+        # The protocol whose sockets the chat hub writes frames to directly (realtime/wsframes.py).
+        ws="websockets-sansio",
         log_config=logging_config(settings),
         timeout_graceful_shutdown=10,
         # Per-message compression costs more CPU than anything else when one event goes to

@@ -10,8 +10,10 @@ counts the watchers of every process the same way, and ``remote_watcher_ids`` na
 watching elsewhere, so a channel's ``watchers`` list names them all.
 
 Each event is rendered and serialised once per variant (the watchers' event, the members'
-``notification.*`` event) and the same text goes to every recipient. Each connection has its own
-bounded send queue and task, so a slow socket never holds up the others; one that falls
+``notification.*`` event) and the same frame goes to every recipient: under ``townhall serve`` the
+frame's bytes are written straight to each socket that can take them now
+(``realtime/wsframes.py``). A socket that cannot (its client reads slowly) gets its frames from its
+own bounded send queue and task, so a slow socket never holds up the others; one that falls
 ``queue_size`` frames behind is closed (not with 1000, so the client reconnects and recovers).
 """
 
@@ -52,6 +54,7 @@ from townhall.core.chat.models import Channel, Users
 from townhall.core.chat.store import sees
 from townhall.core.clock import iso, new_id, now
 from townhall.core.events import Event, user_topic
+from townhall.realtime.wsframes import DirectWriter, OutFrame
 
 if TYPE_CHECKING:
     from townhall.container import Container
@@ -147,15 +150,18 @@ def _channel_event(type_: str, c: Channel, at: datetime, /, **fields: Any) -> Pa
     return {"type": type_, "cid": c.cid, "channel_id": c.id, "channel_type": c.type, **fields, "created_at": iso(at)}
 
 
-def _dumps(payload: Payload) -> str:
-    return orjson.dumps(payload).decode()
+def _frame(payload: Payload) -> OutFrame:
+    return OutFrame(orjson.dumps(payload))
 
 
 class Connection:
-    """One client socket: its user, the channels it watches, and its own send queue and task."""
+    """One client socket: its user, the channels it watches, and its own send queue and task.
+
+    With a ``direct`` writer a frame is written at once while nothing is queued before it; the
+    queue and its task take over while the socket cannot take more (and keep the order)."""
 
     def __init__(self, connection_id: str, user: User, transport: Transport, member_cids: Iterable[str],
-                 queue_size: int) -> None:
+                 queue_size: int, direct: DirectWriter | None = None) -> None:
         self.id = connection_id
         self.user = user
         # Channels the user is a member of (loaded at connect, kept up to date by member events):
@@ -164,9 +170,11 @@ class Connection:
         self.watching: set[str] = set()
         self.closed = False  # nothing more is queued
         self._transport = transport
+        self._direct = direct
+        self._sending = False  # the task is handing a frame to the transport
         # A deque and a wake-up future rather than an asyncio.Queue: this is the per-watcher cost of
         # every event, and the queue's bookkeeping about doubles it. None: stop after the rest.
-        self._frames: deque[str | None] = deque()
+        self._frames: deque[OutFrame | None] = deque()
         self._limit = queue_size
         self._wakeup: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -174,16 +182,19 @@ class Connection:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._pump(), name=f"chat-ws:{self.id}")
 
-    def offer(self, frame: str) -> bool:
-        """Queue ``frame`` without waiting; False when the client is too far behind."""
+    def offer(self, frame: OutFrame) -> bool:
+        """Send or queue ``frame`` without waiting; False when the client is too far behind."""
         if self.closed:
+            return True
+        direct = self._direct
+        if direct is not None and not self._frames and not self._sending and direct.write(frame.wire):
             return True
         if len(self._frames) >= self._limit:
             return False
         self._push(frame)
         return True
 
-    def _push(self, frame: str | None) -> None:
+    def _push(self, frame: OutFrame | None) -> None:
         self._frames.append(frame)
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
@@ -196,12 +207,15 @@ class Connection:
                 frame = frames.popleft()
                 if frame is None:
                     return
+                self._sending = True
                 try:
-                    await self._transport.send_text(frame)
+                    await self._transport.send_text(frame.text)
                 except Exception as exc:  # the socket is gone; the gateway's receive loop ends too
                     log.debug("chat connection %s: send failed (%r)", self.id, exc)
                     self.closed = True
                     return
+                finally:
+                    self._sending = False
             self._wakeup = loop.create_future()
             await self._wakeup
             self._wakeup = None
@@ -280,10 +294,11 @@ class ChatHub:
     # -- connections
 
     def connect(self, connection_id: str, user: User, transport: Transport, member_cids: Iterable[str],
-                hello: Payload) -> Connection:
-        """Register a socket. ``hello`` (the first health.check) is queued before anything else."""
-        conn = Connection(connection_id, user, transport, member_cids, self._queue_size)
-        conn.offer(_dumps(hello))
+                hello: Payload, direct: DirectWriter | None = None) -> Connection:
+        """Register a socket. ``hello`` (the first health.check) is sent before anything else.
+        ``direct``: the socket's ``DirectWriter``, when the server offers one."""
+        conn = Connection(connection_id, user, transport, member_cids, self._queue_size, direct)
+        conn.offer(_frame(hello))
         was_online = self.is_online(user.id)
         first = user.id not in self._by_user
         self._conns[connection_id] = conn
@@ -463,10 +478,10 @@ class ChatHub:
     # -- delivery
 
     def _fan_out(self, payload: Payload, conns: Iterable[Connection]) -> None:
-        frame: str | None = None
+        frame: OutFrame | None = None
         for conn in conns:
             if frame is None:
-                frame = _dumps(payload)
+                frame = _frame(payload)
             if not conn.offer(frame):
                 self._drop(conn)
 
@@ -479,7 +494,7 @@ class ChatHub:
         while True:
             await asyncio.sleep(self._health_interval)
             for conn in list(self._conns.values()):
-                if not conn.offer(_dumps(health_check(conn.id))):
+                if not conn.offer(_frame(health_check(conn.id))):
                     self._drop(conn)
 
     def _presence_changed(self, user: User, cids: Iterable[str]) -> None:

@@ -27,6 +27,7 @@ from townhall.core.chat.reads import ChannelUnread, unread_by_channel
 from townhall.core.clock import new_id
 from townhall.core.errors import DomainError
 from townhall.metrics import WEBSOCKETS_OPEN
+from townhall.realtime.wsframes import direct_writer
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ async def connect(websocket: WebSocket) -> None:
 
     connection_id = new_id()
     hello = health_check(connection_id, _me(user, unread))
-    hub.connect(connection_id, user, websocket, [u.cid for u in unread], hello)
+    hub.connect(connection_id, user, websocket, [u.cid for u in unread], hello, direct_writer(websocket.scope))
     WEBSOCKETS_OPEN.labels("chat").inc()
     try:
         await _serve(websocket, hub, connection_id)
