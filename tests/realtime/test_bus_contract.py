@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
 
+import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
@@ -94,12 +95,16 @@ def redis_url() -> str:
     return url
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-across"])
 async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Any]]:
-    """``await make_bus(**kwargs)``: a started bus; Redis buses of one test share a prefix."""
+    """``await make_bus(**kwargs)``: a started bus; Redis buses of one test share a prefix.
+
+    "redis": a bus delivers its own events to its subscriptions directly; "redis-across": what is
+    published on the bus goes out through a second bus (another process, as far as Redis can
+    tell), so every event takes the way through Redis."""
     buses: list[EventBus] = []
     prefix = f"test-{uuid.uuid4().hex}:"
-    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    url = request.getfixturevalue("redis_url") if request.param != "memory" else None
 
     async def make(**kwargs: Any) -> EventBus:
         bus: EventBus
@@ -109,6 +114,16 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[Callable[...
             bus = RedisEventBus(url, prefix=prefix, reconnect_min_delay=0.05, **kwargs)
         buses.append(bus)
         await bus.start()
+        if request.param == "redis-across":
+            assert url is not None
+            publisher = RedisEventBus(url, prefix=prefix)
+            buses.append(publisher)
+
+            async def publish_elsewhere(event: Event, bus: EventBus = bus) -> None:
+                bus._check_open()
+                await publisher.publish(event)
+
+            bus.publish = publish_elsewhere  # type: ignore[method-assign]
         return bus
 
     yield make
@@ -314,6 +329,27 @@ async def test_a_full_queue_drops_the_oldest_events_and_warns_once(
     assert len(warnings) == 1
 
 
+async def test_a_subscription_gets_only_the_events_it_wants(bus: EventBus) -> None:
+    picky, everything = Inbox(), Inbox()
+    asked: list[tuple[type[Event], str]] = []
+
+    def wants(cls: type[Event], topic: str) -> bool:
+        asked.append((cls, topic))
+        return issubclass(cls, Ping) and topic != "room:2"
+
+    bus.subscribe("room:*", picky, wants=wants)
+    bus.subscribe("room:*", everything)
+    await bus.ready()
+    for event in (Ping(topic="room:1", n=1), Pong(topic="room:1", n=2), Ping(topic="room:2", n=3),
+                  Ping(topic="room:3", n=4)):
+        await bus.publish(event)
+    await everything.wait_for(4)
+    await picky.wait_for(2)
+    await asyncio.sleep(0.05)
+    assert picky.numbers == [1, 4]
+    assert (Pong, "room:1") in asked and (Ping, "room:2") in asked
+
+
 async def test_a_closed_subscription_gets_nothing_more(bus: EventBus) -> None:
     closing, staying = Inbox(), Inbox()
     sub = bus.subscribe("room:1", closing)
@@ -505,10 +541,54 @@ async def test_events_go_over_redis_as_json_on_the_prefixed_channel(
         await bus.publish(event)
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
         assert message is not None
-        assert message["data"] == event.to_json()
+        sent = orjson.loads(message["data"])
+        assert sent["type"] == "test.bus.ping" and sent["origin"]
+        assert sent["data"] == orjson.loads(event.to_json())["data"]
+        assert Event.from_json(message["data"]) == event
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         await client.aclose()
+
+
+async def test_an_event_from_another_bus_that_no_subscription_wants_is_never_decoded(
+    redis_bus_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver, sender = await redis_bus_factory(), await redis_bus_factory()
+    decoded: list[bytes | str] = []
+    real_from_json = Event.from_json
+
+    def counting_from_json(raw: bytes | str) -> Event:
+        decoded.append(raw)
+        return real_from_json(raw)
+
+    monkeypatch.setattr(Event, "from_json", staticmethod(counting_from_json))
+    inbox = Inbox()
+    receiver.subscribe("room:*", inbox, wants=lambda cls, topic: issubclass(cls, Pong))
+    await receiver.ready()
+    await sender.publish(Ping(topic="room:1", n=1))
+    await sender.publish(Pong(topic="room:1", n=2))
+    await inbox.wait_for(1)
+    assert inbox.numbers == [2] and len(decoded) == 1
+
+
+async def test_a_bus_delivers_its_own_events_once_without_decoding_its_echo(
+    redis_bus_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus, other = await redis_bus_factory(), await redis_bus_factory()
+    decoded: list[bytes | str] = []
+    real_from_json = Event.from_json
+    monkeypatch.setattr(Event, "from_json", staticmethod(lambda raw: decoded.append(raw) or real_from_json(raw)))
+    here, there = Inbox(), Inbox()
+    bus.subscribe("room:*", here)
+    other.subscribe("room:*", there)
+    await bus.ready()
+    await other.ready()
+    event = Ping(topic="room:1", n=7)
+    await bus.publish(event)
+    await there.wait_for(1)
+    await asyncio.sleep(0.1)  # the echo has come back to ``bus`` by now
+    assert here.events == [event] and there.events == [event]
+    assert len(decoded) == 1  # by ``other`` only
 
 
 async def test_an_event_of_unknown_type_is_logged_and_skipped(

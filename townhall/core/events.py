@@ -35,6 +35,11 @@ class Event(BaseModel):
         return orjson.dumps({"type": self.type, "data": self.model_dump(mode="json")})
 
     @staticmethod
+    def class_of(type_: str) -> type[Event] | None:
+        """The event class registered for ``type_`` (None if this version has none)."""
+        return _REGISTRY.get(type_)
+
+    @staticmethod
     def from_json(raw: bytes | str) -> Event:
         obj = orjson.loads(raw)
         cls = _REGISTRY[obj["type"]]

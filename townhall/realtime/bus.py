@@ -10,6 +10,11 @@ ending in ``*`` (``channel:*``). Every subscription owns a bounded queue and a t
 only enqueues, so a slow or failing handler never holds up the publisher or other subscribers.
 Delivery is at most once, like Redis pub/sub itself: a full queue drops its oldest events.
 A bus belongs to one event loop and is not thread-safe.
+
+A subscription may say which events it ``wants`` (by class and topic, without decoding them): a
+Redis bus decodes an event from another process only when one of its subscriptions wants it, and
+an event's own process gets it straight from ``publish`` (its echo from Redis is dropped), so each
+event is encoded once and decoded at most once per other process.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import itertools
 import logging
 import random
 import re
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.retry import Retry
@@ -36,6 +43,9 @@ from townhall.metrics import EVENTS_PUBLISHED
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], Awaitable[None]]
+# Whether a subscription wants an event of this class on this topic (a cheap test: it runs on
+# every event the pattern matches, before the event is decoded).
+Wants = Callable[[type[Event], str], bool]
 
 DEFAULT_QUEUE_SIZE = 10_000
 
@@ -62,8 +72,10 @@ class Subscription:
         handler: Handler,
         on_close: Callable[[Subscription], None],
         queue_size: int,
+        wants: Wants | None = None,
     ) -> None:
         self.pattern = pattern
+        self.wants = wants
         self.closed = False
         self._handler = handler
         self._on_close = on_close
@@ -155,11 +167,12 @@ class EventBus(ABC):
         """
         self._check_open()
 
-    def subscribe(self, pattern: str, handler: Handler) -> Subscription:
-        """Call ``handler`` with each event whose topic matches ``pattern`` (topic or prefix*)."""
+    def subscribe(self, pattern: str, handler: Handler, *, wants: Wants | None = None) -> Subscription:
+        """Call ``handler`` with each event whose topic matches ``pattern`` (topic or prefix*) and,
+        if given, that ``wants(event class, topic)`` accepts."""
         _check_pattern(pattern)
         self._check_open()
-        sub = Subscription(pattern, handler, self._unsubscribe, self._queue_size)
+        sub = Subscription(pattern, handler, self._unsubscribe, self._queue_size, wants)
         subs = self._subs.setdefault(pattern, {})
         subs[sub] = None
         if len(subs) == 1:
@@ -181,8 +194,16 @@ class EventBus(ABC):
         """Hook: the last subscription of ``pattern`` closed."""
 
     def _deliver(self, pattern: str, event: Event) -> None:
+        cls, topic = type(event), event.topic
         for sub in list(self._subs.get(pattern, ())):
-            sub._offer(event)
+            if sub.wants is None or sub.wants(cls, topic):
+                sub._offer(event)
+
+    def _deliver_here(self, event: Event) -> None:
+        """To every local subscription whose pattern matches the event's topic."""
+        topic = event.topic
+        for pattern in [p for p in self._subs if _matches(p, topic)]:
+            self._deliver(pattern, event)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -227,6 +248,8 @@ class MemoryEventBus(EventBus):
 
 _GLOB_SPECIAL = re.compile(r"[\\*?\[\]]")
 _KEEPALIVE = b"keepalive"
+# The start of what publish() sends: the event's type and the publishing bus.
+_HEAD = re.compile(rb'\{"type":"([^"\\]*)","origin":"([^"\\]*)"')
 
 
 def _redact(url: str) -> str:
@@ -300,6 +323,9 @@ class RedisEventBus(EventBus):
         self._start_lock = asyncio.Lock()
         self._barriers: dict[bytes, asyncio.Future[bool]] = {}  # PING token -> ready() waiter
         self._tokens = itertools.count()
+        # Marks this bus's own messages, whose echo from Redis it drops.
+        self._origin = secrets.token_hex(8)
+        self._origin_bytes = self._origin.encode()
 
     # -- lifecycle
 
@@ -338,13 +364,18 @@ class RedisEventBus(EventBus):
 
     async def publish(self, event: Event) -> None:
         self._check_open()
+        data = orjson.dumps(
+            {"type": event.type, "origin": self._origin, "data": event.model_dump(mode="json")}
+        )
         try:
-            await self._pub.publish(self._prefix + event.topic, event.to_json())
+            await self._pub.publish(self._prefix + event.topic, data)
         except (RedisError, OSError) as exc:
             raise EventBusError(
                 f"cannot publish {event.type} on {event.topic}: Redis at {self._url}: {exc}"
             ) from exc
         EVENTS_PUBLISHED.labels(event.type).inc()
+        # This process's subscriptions get the event itself; its echo from Redis is dropped.
+        self._deliver_here(event)
 
     # -- subscribing
 
@@ -499,6 +530,20 @@ class RedisEventBus(EventBus):
         if pattern is None:  # its last subscriber closed; PUNSUBSCRIBE on its way
             return
         topic = channel.decode()[len(self._prefix) :]
+        if not _matches(pattern, topic):
+            return
+        head = _HEAD.match(data)
+        if head is not None:
+            if head[2] == self._origin_bytes:
+                return  # published here: already delivered by publish()
+            cls = Event.class_of(head[1].decode())
+            if cls is None:
+                log.warning("skipping an event of unknown type %r on %s (another version?)",
+                            head[1].decode(), topic)  # fmt: skip
+                return
+            subs = [s for s in self._subs.get(pattern, ()) if s.wants is None or s.wants(cls, topic)]
+            if not subs:
+                return  # nobody here wants it: not decoded at all
         try:
             event = Event.from_json(data)
         except KeyError as exc:
@@ -507,8 +552,7 @@ class RedisEventBus(EventBus):
         except Exception:
             log.exception("skipping an event on %s that cannot be decoded", topic)
             return
-        if _matches(pattern, topic):
-            self._deliver(pattern, event)
+        self._deliver(pattern, event)
 
 
 def create_bus(redis_url: str | None) -> EventBus:

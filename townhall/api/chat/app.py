@@ -71,12 +71,12 @@ def build_chat_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hub.start()
-        users_changed = container.bus.subscribe("user:*", auth.on_user_event)
+        users_changed = container.bus.subscribe("user:*", auth.on_user_event, wants=auth.wants_user_event)
         # Changes of this process are seen at commit, those of other processes through the bus.
         committed = container.extras.setdefault(COMMITTED, [])
         assert isinstance(committed, list)
         committed.append(contexts.observe)
-        changed = ([container.bus.subscribe(p, contexts.on_event) for p in ("channel:*", "user:*")]
+        changed = ([container.bus.subscribe(p, contexts.on_event, wants=contexts.wants) for p in ("channel:*", "user:*")]
                    if container.settings.redis_url else [])
         try:
             yield
@@ -113,8 +113,9 @@ def build_chat_app(container: Container) -> FastAPI:
     for router in routers:
         app.include_router(router, dependencies=authenticated)
     app.include_router(ws.router)
-    app.add_middleware(LeanRoutes, routes=app.router.routes, routers=routers, dependency=authenticate,
-                       on_error=_error, enabled=chat.lean_http)
+    lean_options = {"routes": app.router.routes, "routers": routers, "dependency": authenticate, "on_error": _error}
+    app.add_middleware(LeanRoutes, **lean_options, enabled=chat.lean_http)
+    app.state.lean_options = lean_options  # for lean.front_door
     # Stream's endpoint names (the route names), as GET /rate_limits lists them.
     app.state.routers = routers
     app.state.endpoints = sorted(r.name for router in routers for r in router.routes if isinstance(r, APIRoute))

@@ -127,6 +127,10 @@ class Authenticator:
         if isinstance(event, (UserUpdated, UserDeleted)):
             self.users.forget(event.user.chat_id)
 
+    @staticmethod
+    def wants_user_event(cls: type[Event], topic: str) -> bool:
+        return issubclass(cls, (UserUpdated, UserDeleted))
+
     def forget(self, chat_ids: Iterable[str]) -> None:
         """Forget users this process just changed (their events arrive a moment later)."""
         for chat_id in chat_ids:

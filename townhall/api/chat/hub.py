@@ -268,8 +268,9 @@ class ChatHub:
     # -- lifecycle
 
     async def start(self) -> None:
-        self._subs = [self._bus.subscribe("channel:*", self._on_event),
-                      self._bus.subscribe("user:*", self._on_event),
+        # Channel and user events matter only to a process with sockets (others skip them undecoded).
+        self._subs = [self._bus.subscribe("channel:*", self._on_event, wants=self._has_sockets),
+                      self._bus.subscribe("user:*", self._on_event, wants=self._has_sockets),
                       self._bus.subscribe(PRESENCE_TOPIC, self._on_presence)]
         self._spawn(self._heartbeat(), "chat-ws-heartbeat")
         self._spawn(self._presence_heartbeat(), "chat-ws-presence")
@@ -285,6 +286,9 @@ class ChatHub:
         # Last word, after the announcer stopped: nobody is online or watching here any more.
         await self._announce(PresenceList(topic=PRESENCE_TOPIC, process_id=self.process_id))
         await asyncio.gather(*(c.close(CLOSE_GOING_AWAY) for c in list(self._conns.values())))
+
+    def _has_sockets(self, cls: type[Event], topic: str) -> bool:
+        return bool(self._conns)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)

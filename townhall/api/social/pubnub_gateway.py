@@ -100,6 +100,11 @@ def wall_timetoken() -> int:
     return time.time_ns() // 100
 
 
+def _room_events(cls: type[Event], topic: str) -> bool:
+    """What ``on_event`` uses: the bus skips other events undecoded."""
+    return issubclass(cls, RoomEvent)
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message, serialised once: ``head`` is its envelope entry without the subscriber's part
@@ -167,7 +172,8 @@ class PubNubGateway:
 
     async def start(self) -> None:
         bus = self._container.bus
-        self._subs = [bus.subscribe("room:*", self.on_event), bus.subscribe("user:*", self.on_event)]
+        self._subs = [bus.subscribe("room:*", self.on_event, wants=_room_events),
+                      bus.subscribe("user:*", self.on_event, wants=_room_events)]
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name="pubnub-sweeper")
 
     async def close(self) -> None:

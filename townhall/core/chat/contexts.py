@@ -101,6 +101,11 @@ class ChannelContexts:
         """Bus handler (``channel:*``, ``user:*``): changes made by other processes."""
         self.observe((event,))
 
+    @staticmethod
+    def wants(cls: type[Event], topic: str) -> bool:
+        """The events ``observe`` acts on (the bus skips the others undecoded)."""
+        return (issubclass(cls, ChannelEvent) and not issubclass(cls, _KEEPS)) or issubclass(cls, UserDeleted)
+
     def forget(self, cid: str) -> None:
         self._generation += 1
         self._entries.pop(cid, None)
