@@ -187,7 +187,8 @@ async def test_under_uvicorns_sans_io_protocol_a_socket_gets_a_direct_writer_who
         assert await ws.recv() == '{"via":"asgi","direct":true}'
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # uvicorn's legacy websockets protocol
+# uvicorn's legacy websockets protocol warns that it is deprecated
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:The `websockets` implementation is deprecated")
 async def test_under_another_websocket_protocol_there_is_no_direct_writer_and_asgi_still_works() -> None:
     async with _uvicorn(DirectFrames(_echo_app), "websockets") as url, connect(url) as ws:
         assert await ws.recv() == '{"via":"asgi","direct":false}'

@@ -7,6 +7,11 @@ the chat app: it matches a request against the same routes in the same order, ru
 dependency (``authenticate``) and the endpoint itself, and renders errors with the same handlers.
 A request whose first matching route is not a plain chat endpoint (docs, anything else) goes on to
 FastAPI unchanged. ``ChatSettings.lean_http = False`` turns it off (to compare).
+
+The root app runs a second instance in front of everything (``front_door``): a chat request under
+``/chat`` is served before the root app's middleware, its router and the chat app's own stack,
+with the scope the mount would have given it, and counted by the request metrics as it would have
+been. Every other request goes to the root app untouched.
 """
 
 from __future__ import annotations
@@ -73,8 +78,9 @@ class LeanRoutes:
             for method in methods:
                 self._candidates.setdefault(method, []).append(candidate)
 
-    def _match(self, scope: Scope) -> tuple[APIRoute, dict[str, Any]] | None:
-        path = get_route_path(scope)
+    def _match(self, scope: Scope, path: str | None = None) -> tuple[APIRoute, dict[str, Any]] | None:
+        if path is None:
+            path = get_route_path(scope)
         for candidate in self._candidates.get(scope["method"], ()):
             found = candidate.path_regex.match(path)
             if found is not None:
@@ -90,7 +96,10 @@ class LeanRoutes:
         if matched is None:
             await self.app(scope, receive, send)
             return
-        route, path_params = matched
+        await self._serve(scope, receive, send, *matched)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, route: APIRoute,
+                     path_params: dict[str, Any]) -> None:
         scope["route"] = route
         scope["path_params"] = path_params
         scope["endpoint"] = route.endpoint
@@ -101,3 +110,40 @@ class LeanRoutes:
         except Exception as exc:  # rendered as the app's handlers render it
             response = await self.on_error(request, exc)
         await response(scope, receive, send)
+
+
+class _FrontDoor:
+    """``LeanRoutes`` of a mounted app, in front of the root app (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp, *, lean: LeanRoutes, prefix: str, mounted: ASGIApp,
+                 measure: Callable[[ASGIApp, Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+        self.lean = lean
+        self.prefix = prefix
+        self.mounted = mounted
+        self.measure = measure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            path: str = scope["path"]
+            prefix = self.prefix
+            if path.startswith(prefix) and path[len(prefix):len(prefix) + 1] == "/":
+                matched = self.lean._match(scope, path[len(prefix):])
+                if matched is not None:
+                    # What the mount and the mounted app would have put in the scope.
+                    scope.update(app=self.mounted, root_path=prefix, app_root_path="", endpoint=self.mounted)
+
+                    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+                        await self.lean._serve(scope, receive, send, *matched)
+
+                    await self.measure(serve, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def front_door(app: ASGIApp, *, prefix: str, mounted: Any,
+               measure: Callable[[ASGIApp, Scope, Receive, Send], Awaitable[None]]) -> ASGIApp:
+    """Put ``mounted``'s lean routes (it is mounted at ``prefix``) in front of ``app``, the root
+    app's middleware stack; ``measure`` records a request served there in the request metrics."""
+    options = mounted.state.lean_options
+    return _FrontDoor(app, lean=LeanRoutes(app, **options), prefix=prefix, mounted=mounted, measure=measure)

@@ -35,6 +35,10 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.measure(self.app, scope, receive, send)
+
+    async def measure(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve an HTTP request with ``app``, counting it (for a path that skips this middleware)."""
         surface = self.surface_of(scope["path"])
         status = 500  # unless a response starts
         start = time.perf_counter()
@@ -46,7 +50,7 @@ class MetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_status)
+            await app(scope, receive, send_with_status)
         finally:
             self._latency(surface).observe(time.perf_counter() - start)
             self._requests(surface, scope["method"] if scope["method"] in METHODS else "OTHER", status).inc()
