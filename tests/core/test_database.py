@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.dialects import sqlite
 
+from townhall.core.clock import iso
+from townhall.db.base import UTCDateTime
 from townhall.db.database import Database
 
 
@@ -104,3 +108,25 @@ async def test_waiting_for_another_process_lock_does_not_block_the_event_loop(db
     other.close()
     await asyncio.wait_for(writer, 5)
     assert _names(path) == ["after"]
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 11, 23, 14, 50, 1, 123456, tzinfo=UTC),
+    datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # no microseconds
+    datetime(5, 1, 2, 3, 4, 5, 7),  # naive (UTC), a short year
+    datetime(2026, 6, 1, 12, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5))),
+    None,
+])
+def test_prepared_statements_store_a_time_as_the_same_text_sqlalchemy_does(value: datetime | None) -> None:
+    by_sqlalchemy = UTCDateTime()._cached_bind_processor(sqlite.dialect())
+    assert by_sqlalchemy is not None
+    assert UTCDateTime.sqlite_text(value) == by_sqlalchemy(value)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (datetime(2026, 11, 23, 14, 50, 1, 123456, tzinfo=UTC), "2026-11-23T14:50:01.123456Z"),
+    (datetime(2026, 1, 2, 3, 4, 5), "2026-01-02T03:04:05.000000Z"),
+    (datetime(5, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))), "0005-01-02T01:04:05.000000Z"),
+])
+def test_times_are_written_as_rfc_3339_in_utc_with_microseconds(value: datetime, text: str) -> None:
+    assert iso(value) == text

@@ -18,9 +18,10 @@ def iso(dt: datetime | None) -> str | None:
     """RFC 3339 with microseconds and a Z, the way Stream and most clients expect it."""
     if dt is None:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if dt.tzinfo is not None and dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    # isoformat is several times cheaper than strftime, and always writes a 4-digit year.
+    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

@@ -39,6 +39,16 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
+    @staticmethod
+    def sqlite_text(value: datetime | None) -> str | None:
+        """What binding ``value`` stores on SQLite (the text SQLAlchemy's SQLite ``DATETIME``
+        writes for ``process_bind_param``'s result), in one step: prepared statements use it."""
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(" ", "microseconds")
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)

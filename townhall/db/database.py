@@ -45,6 +45,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.dml import Insert
 
+from townhall.db.base import UTCDateTime
+
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = 30.0  # seconds a BEGIN may wait for another process's write transaction
@@ -258,7 +260,9 @@ class _Prepared:
                 or any(getattr(compiled, extra, None) for extra in ("insert_prefetch", "update_prefetch"))):
             return None
         processors = compiled._bind_processors
-        binds = [(compiled.binds[name].key, compiled.binds[name].value, processors.get(name))
+        binds = [(compiled.binds[name].key, compiled.binds[name].value,
+                  UTCDateTime.sqlite_text if isinstance(compiled.binds[name].type, UTCDateTime)
+                  else processors.get(name))
                  for name in compiled.positiontup or ()]
         required = frozenset(compiled.binds[name].key for name in compiled.positiontup or ()
                              if compiled.binds[name].required)
