@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_
+from sqlalchemy import and_, cast, func, literal, literal_column, or_
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.sql import ColumnElement
 
 from townhall.db.database import Connection
@@ -36,10 +37,22 @@ def fts5_prefix_query(words: list[str]) -> str:
     return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
 
+def _quoted(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "':*"
+
+
 def prefix_tsquery(word: str) -> ColumnElement[Any]:
-    """A PostgreSQL prefix tsquery of one word (``'ad':*``), the word quoted as a lexeme."""
-    lexeme = "'" + word.replace("\\", "\\\\").replace("'", "''") + "':*"
-    return func.to_tsquery(literal_column("'simple'::regconfig"), lexeme)
+    """A PostgreSQL prefix tsquery of one word (``'ad':*``), the word quoted as a lexeme.
+
+    PostgreSQL's parser reads a word by its context: alone, "1e5a2b" is a number and a word
+    ('1e5' 'a2b'); after a hyphen ("t-1e5a2b") it is one lexeme, and "t-123" gives '-123'. A
+    query word is matched in each of these forms: as the parser reads it alone, as one lexeme,
+    and (starting with a digit) with the minus sign the parser may have kept."""
+    parsed = func.to_tsquery(literal_column("'simple'::regconfig"), _quoted(word))
+    query = func.tsquery_or(parsed, cast(literal(_quoted(word)), TSQUERY))
+    if word[:1].isdigit():
+        query = func.tsquery_or(query, cast(literal(_quoted("-" + word)), TSQUERY))
+    return query
 
 
 def _matches(expression: str, word: str) -> ColumnElement[bool]:

@@ -4,8 +4,8 @@ as a crash; and search ranks names starting with the query literally."""
 from __future__ import annotations
 
 import asyncio
-import random
-import string
+
+import pytest
 
 from townhall.container import Container
 from townhall.core.communities import service as clubs
@@ -49,10 +49,29 @@ async def test_inviting_one_person_concurrently_leaves_one_invite(container: Con
 
 async def test_search_ranks_names_starting_with_the_query_taken_literally_first(container: Container) -> None:
     (ada,) = await make_users(container, "ada")
-    # letters only: PostgreSQL's parser reads a random hex tag such as "1e5a2b" or "t-123" as a number
-    tag = "t" + "".join(random.choice(string.ascii_lowercase) for _ in range(10))
+    tag = uid("t")  # e.g. "t-1e5a2b3c4d": PostgreSQL's parser reads such a word by its context
     inside = await make_club(container, ada, name=f"ab a_ {tag}")
     starting = await make_club(container, ada, name=f"a_ {tag}")
     async with container.read() as conn:
         found, count = await clubs.search_clubs(conn, ada.id, f"a_ {tag}", limit=10, offset=0)
     assert count == 2 and [c.id for c in found] == [starting.id, inside.id]
+
+
+@pytest.mark.parametrize(("name", "query"), [
+    ("ab a_ t-1e5a2b3c4d", "1e5a2b"),  # after a hyphen: one lexeme
+    ("x 1e5a2b", "1e5a2b"),  # alone: a number and a word
+    ("x 1e5a2b", "1e5"),
+    ("ab t-123456", "1234"),  # a signed integer to PostgreSQL
+    ("ab t-123456", "t 123456"),
+    ("club 3.14x", "3"),
+])
+async def test_search_finds_names_with_number_like_words(container: Container, name: str, query: str) -> None:
+    (ada,) = await make_users(container, "ada")
+    club = await make_club(container, ada, name=f"{name} {uid('n')[2:].translate(_LETTERS)}")
+    async with container.read() as conn:
+        found, _ = await clubs.search_clubs(conn, ada.id, f"{query} {club.name.rsplit(' ', 1)[1]}", limit=10,
+                                            offset=0)
+    assert [c.id for c in found] == [club.id]
+
+
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")  # a hex tag made of letters only
