@@ -63,7 +63,7 @@ class ForumSettings(BaseModel):
     # The icons of the reaction slots s1..sN (their count is the number of slots).
     reaction_slots: list[str] = Field(default_factory=lambda: ["👍", "❤️", "😂", "😮", "😢", "🎉"], min_length=1)
     max_request_bytes: int = Field(1_000_000, ge=1024)
-    # Requests per minute per API key, in each serving process (0: no limit).
+    # Requests per minute per API key (0: no limit); counted in Redis across processes when redis_url is set.
     rate_limit_per_minute: int = Field(6000, ge=0)
     # The outbox worker: in each serving process unless disabled (then run `townhall worker`).
     worker_in_process: bool = True
@@ -152,6 +152,10 @@ class ExpertsSettings(BaseModel):
     signin_session_ttl: int = Field(900, ge=60)
     # Client applications one member may register (operators register more with the CLI).
     max_applications_per_member: int = Field(50, ge=1)
+    # Per member and minute (fixed one-minute windows; in Redis across processes when redis_url is set):
+    # direct messages sent, and calls requested or connected (call attempts). 0: no limit.
+    messages_per_minute: int = Field(60, ge=0)
+    calls_per_minute: int = Field(10, ge=0)
 
 
 class Settings(BaseSettings):

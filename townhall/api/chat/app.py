@@ -25,7 +25,8 @@ from townhall.api.chat.errors import StreamError
 from townhall.api.chat.http import Authenticator, add_rate_headers, authenticate, duration
 from townhall.api.chat.hub import ChatHub
 from townhall.api.chat.lean import LeanRoutes
-from townhall.api.chat.ratelimit import RateLimiter, RedisRateLimiter
+from townhall.api.chat.ratelimit import RateLimiter
+from townhall.api.common.ratelimit import build_counter
 from townhall.container import Container
 from townhall.core.chat.contexts import ChannelContexts
 from townhall.core.errors import DomainError
@@ -63,8 +64,7 @@ def render_error(request: Request, exc: Exception) -> Response:
 def build_chat_app(container: Container) -> FastAPI:
     hub = ChatHub(container)
     chat = container.settings.chat
-    limiter = (RedisRateLimiter(container.settings.redis_url, chat.rate_limit_multiplier, chat.rate_limits)
-               if container.settings.redis_url else RateLimiter(chat.rate_limit_multiplier, chat.rate_limits))
+    limiter = RateLimiter(chat.rate_limit_multiplier, chat.rate_limits, build_counter(container.settings))
     auth = Authenticator(container)
     contexts = ChannelContexts()
 

@@ -1,21 +1,17 @@
 """Per-endpoint rate limits (requests per minute), in fixed one-minute windows.
 
-Server-side calls are counted per app, client-side calls per user. The counters live in this
-process (``RateLimiter``) or, when townhall runs several processes, in Redis
-(``RedisRateLimiter``), so that every process counts against the same budget. If Redis cannot be
-reached a request is let through (and logged): losing the limiter must not take the API down.
+Server-side calls are counted per app, client-side calls per user. The counting is the shared
+fixed-window counter (api/common/ratelimit.py): in this process (``RateLimiter``) or, when townhall
+runs several processes, in Redis (``RedisRateLimiter``), so that every process counts against the
+same budget. If Redis cannot be reached a request is let through (and logged): losing the limiter
+must not take the API down.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass
+from townhall.api.common.ratelimit import PREFIX, WINDOW, RedisWindowCounter, Verdict, WindowCounter
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-log = logging.getLogger(__name__)
+__all__ = ["DEFAULT_CLIENT", "DEFAULT_SERVER", "OVERRIDES", "WINDOW", "RateLimiter", "RedisRateLimiter", "Verdict"]
 
 DEFAULT_SERVER = 10_000
 DEFAULT_CLIENT = 1_000
@@ -29,24 +25,20 @@ OVERRIDES = {
     "DeleteUsers": (100, 60),
     "GetRateLimits": (1_000, 60),
 }
-WINDOW = 60
 
 
-@dataclass(slots=True)
-class Verdict:
-    allowed: bool
-    limit: int
-    remaining: int
-    reset: int  # unix seconds when the window ends
+def _key(endpoint: str, subject: str) -> str:
+    return f"{endpoint}:{subject}"
 
 
 class RateLimiter:
-    """The limits, and counters kept in this process."""
+    """Stream's limits, counted by ``counter`` (by default in this process)."""
 
-    def __init__(self, multiplier: float = 1.0, per_endpoint: dict[str, int] | None = None) -> None:
+    def __init__(self, multiplier: float = 1.0, per_endpoint: dict[str, int] | None = None,
+                 counter: WindowCounter | None = None) -> None:
         self.multiplier = multiplier
         self.per_endpoint = per_endpoint or {}
-        self._windows: dict[tuple[str, str], tuple[int, int]] = {}
+        self.counter = counter if counter is not None else WindowCounter(WINDOW)
 
     def limit_for(self, endpoint: str, server: bool) -> int:
         if endpoint in self.per_endpoint:
@@ -60,75 +52,30 @@ class RateLimiter:
 
     async def hit(self, endpoint: str, subject: str, server: bool, now: float | None = None) -> Verdict:
         """Count one request; it is allowed while the window's count stays within the limit."""
-        window = int((time.time() if now is None else now) // WINDOW)
-        limit = self.limit_for(endpoint, server)
-        count = await self._increment(endpoint, subject, window)
-        return Verdict(count <= limit, limit, max(0, limit - count), (window + 1) * WINDOW)
+        return await self.counter.hit(_key(endpoint, subject), self.limit_for(endpoint, server), now)
 
     async def snapshot(self, endpoints: list[str], server: bool, subject: str | None,
                        now: float | None = None) -> dict[str, dict[str, int]]:
         """Limits of ``endpoints`` and what ``subject`` has left of them in this window."""
-        window = int((time.time() if now is None else now) // WINDOW)
-        used = await self._counts(endpoints, subject, window) if subject is not None else {}
+        window = self.counter.window_at(now)
+        used: dict[str, int] = {}
+        if subject is not None:
+            counted = await self.counter.counts([_key(e, subject) for e in endpoints], window)
+            used = {e: counted.get(_key(e, subject), 0) for e in endpoints}
         out = {}
         for endpoint in endpoints:
             limit = self.limit_for(endpoint, server)
             out[endpoint] = {"limit": limit, "remaining": max(0, limit - used.get(endpoint, 0)),
-                             "reset": (window + 1) * WINDOW}
+                             "reset": self.counter.reset_of(window)}
         return out
 
     async def close(self) -> None:
-        pass
-
-    async def _increment(self, endpoint: str, subject: str, window: int) -> int:
-        key = (endpoint, subject)
-        start, count = self._windows.get(key, (window, 0))
-        if start != window:
-            count = 0
-            if len(self._windows) > 100_000:  # drop stale windows now and then
-                self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
-        self._windows[key] = (window, count + 1)
-        return count + 1
-
-    async def _counts(self, endpoints: list[str], subject: str, window: int) -> dict[str, int]:
-        out = {}
-        for endpoint in endpoints:
-            start, count = self._windows.get((endpoint, subject), (window, 0))
-            out[endpoint] = count if start == window else 0
-        return out
+        await self.counter.close()
 
 
 class RedisRateLimiter(RateLimiter):
     """The same limits, counted in Redis and so shared by every process."""
 
     def __init__(self, redis_url: str, multiplier: float = 1.0, per_endpoint: dict[str, int] | None = None,
-                 prefix: str = "townhall:ratelimit:") -> None:
-        super().__init__(multiplier, per_endpoint)
-        self._redis: Redis = Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
-        self._prefix = prefix
-
-    def _key(self, endpoint: str, subject: str, window: int) -> str:
-        return f"{self._prefix}{window}:{endpoint}:{subject}"
-
-    async def _increment(self, endpoint: str, subject: str, window: int) -> int:
-        key = self._key(endpoint, subject, window)
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, 2 * WINDOW)
-                count, _ = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning("rate limiter: Redis unavailable, request let through (%s)", exc)
-            return 0
-        return int(count)
-
-    async def _counts(self, endpoints: list[str], subject: str, window: int) -> dict[str, int]:
-        try:
-            values = await self._redis.mget([self._key(e, subject, window) for e in endpoints])
-        except (RedisError, OSError) as exc:
-            log.warning("rate limiter: Redis unavailable (%s)", exc)
-            return {}
-        return {e: int(v) for e, v in zip(endpoints, values, strict=True) if v is not None}
-
-    async def close(self) -> None:
-        await self._redis.aclose()
+                 prefix: str = PREFIX) -> None:
+        super().__init__(multiplier, per_endpoint, RedisWindowCounter(redis_url, WINDOW, prefix))

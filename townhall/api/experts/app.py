@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from townhall.api.common.ratelimit import PREFIX, build_counter
 from townhall.api.common.sms import build_sender
 from townhall.api.experts import (
     oauth_pages,
@@ -27,11 +28,14 @@ from townhall.api.experts import (
     routes_search,
 )
 from townhall.api.experts.errors import ExpertsError, error_response, from_domain
+from townhall.api.experts.http import MemberLimits
 from townhall.container import Container
 from townhall.core.errors import DomainError
 
 log = logging.getLogger(__name__)
 
+# The experts surface's rate-limit counters in Redis, apart from other surfaces'.
+EXPERTS_PREFIX = f"{PREFIX}experts:"
 API_ROUTERS = [m.router for m in (routes_members, routes_search, routes_calls, routes_needs, routes_organizations,
                                   routes_messages, routes_applications)]
 OAUTH_ROUTERS = [oauth_pages.router, routes_oauth.router]
@@ -47,6 +51,7 @@ def build_experts_app(container: Container) -> FastAPI:
             yield
         finally:
             await app.state.sms.close()
+            await app.state.member_limits.close()
 
     app = FastAPI(
         title="townhall experts (Clarity API + OAuth2 provider)",
@@ -63,6 +68,7 @@ def build_experts_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     app.state.sms = build_sender(container)  # texts the authorization page's sign-in codes
+    app.state.member_limits = MemberLimits(container.settings.experts, build_counter(container.settings, EXPERTS_PREFIX))
 
     @app.exception_handler(oauth_pages.Answer)
     async def _page_answer(_: Request, exc: oauth_pages.Answer) -> Response:

@@ -29,11 +29,12 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class ExpertsError(Exception):
-    def __init__(self, status: int, error: str, description: str) -> None:
+    def __init__(self, status: int, error: str, description: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.error = error
         self.description = description
+        self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
 def from_domain(exc: DomainError) -> ExpertsError:
@@ -44,7 +45,7 @@ def from_domain(exc: DomainError) -> ExpertsError:
 
 
 def error_response(err: ExpertsError) -> Response:
-    headers = dict(NO_STORE)
+    headers = {**err.headers, **NO_STORE}
     if err.status == 401 or err.error == "insufficient_scope":  # RFC 6750 section 3
         headers["WWW-Authenticate"] = ('Basic realm="townhall experts"' if err.error == "invalid_client"
                                        else f'Bearer error="{err.error}"')

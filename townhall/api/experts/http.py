@@ -3,6 +3,7 @@ parameter, or ``Authorization: Bearer``), request parameters, JSON responses and
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -12,7 +13,9 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from townhall.api.common.body import read_limited
+from townhall.api.common.ratelimit import WindowCounter
 from townhall.api.experts.errors import ExpertsError
+from townhall.config import ExpertsSettings
 from townhall.container import Container
 from townhall.core.accounts import sessions
 from townhall.core.experts import oauth, tokens
@@ -99,6 +102,44 @@ async def _token_info(request: Request) -> tokens.TokenInfo:
 async def current_member(request: Request) -> int:
     """The signed-in member's user id (a FastAPI dependency); 401 without a valid token."""
     return (await _token_info(request)).user_id
+
+
+class MemberLimits:
+    """What one member may do per minute (``experts.messages_per_minute``, ``calls_per_minute``),
+    counted per member in the shared fixed-window counter; a limit of 0 is no limit."""
+
+    MESSAGE = "message"
+    CALL = "call"
+
+    def __init__(self, settings: ExpertsSettings, counter: WindowCounter) -> None:
+        self.per_minute = {self.MESSAGE: settings.messages_per_minute, self.CALL: settings.calls_per_minute}
+        self.counter = counter
+
+    async def check(self, action: str, member_id: int) -> None:
+        """Count one ``action`` of the member; past the limit, 429 ``rate_limited`` with Retry-After."""
+        limit = self.per_minute[action]
+        if limit <= 0:
+            return
+        verdict = await self.counter.hit(f"{action}:{member_id}", limit)
+        if not verdict.allowed:
+            retry = verdict.retry_after(self.counter.clock())
+            raise ExpertsError(429, "rate_limited", f"Too many {action}s: at most {limit} a minute. "
+                                                    f"Retry in {retry} seconds.", {"Retry-After": str(retry)})
+
+    async def close(self) -> None:
+        await self.counter.close()
+
+
+def member_within(action: str) -> Callable[[Request], Awaitable[int]]:
+    """A FastAPI dependency: the signed-in member (``current_member``), once counted against their
+    per-minute limit of ``action`` (``MemberLimits``), so a refused request does nothing."""
+
+    async def member(request: Request) -> int:
+        member_id = await current_member(request)
+        await request.app.state.member_limits.check(action, member_id)
+        return member_id
+
+    return member
 
 
 async def first_party_member(request: Request) -> int:

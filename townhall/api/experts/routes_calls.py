@@ -8,13 +8,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
-from townhall.api.experts.http import clarity_time, container_of, current_member, json_response, params
+from townhall.api.experts.http import (
+    MemberLimits,
+    clarity_time,
+    container_of,
+    current_member,
+    json_response,
+    member_within,
+    params,
+)
 from townhall.core.calls import actions, service
 from townhall.core.calls.models import Call
 
 router = APIRouter(tags=["calls"])
 
 Member = Annotated[int, Depends(current_member)]
+# The caller, counted against their calls a minute (experts.calls_per_minute): requesting or connecting one.
+CallingMember = Annotated[int, Depends(member_within(MemberLimits.CALL))]
+CALLS_LIMIT_DOC = ("Calls requested and connected count together, at most `experts.calls_per_minute` (10) a "
+                   "minute per member: past it, 429 `rate_limited` with `Retry-After`.")
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE, description="page size (newest first)")]
 Offset = Annotated[int, Query(ge=0, description="how many to skip")]
 
@@ -84,8 +96,8 @@ async def canceled(request: Request, me: Member, limit: Limit = 50, offset: Offs
              description="Parameters (query, form or JSON): `expert_id` (required), `reason` (required, at most "
                          "140 characters), `expires_in` (hours, 1 to 720, default 72). The expert's current hourly "
                          "rate is frozen on the call. Send an `Idempotency-Key` header to make retries safe: the "
-                         "same key answers the call the first request made.")
-async def request_call(request: Request, me: Member,
+                         "same key answers the call the first request made. " + CALLS_LIMIT_DOC)
+async def request_call(request: Request, me: CallingMember,
                        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Response:
     given = await params(request)
     call = await actions.request_call(container_of(request), me, given.get("expert_id"), given.get("reason"),
@@ -104,8 +116,8 @@ async def get_call(request: Request, me: Member, call_id: str) -> Response:
 @router.post("/calls/{call_id}/connect", summary="Connect a pending call (the expert only)",
              description="Makes the call's private audio room and dials the seeker; the answer carries the "
                          "expert's own `connection`. 403 for the seeker, 409 for a call that is not pending "
-                         "(or expired), 404 for anyone else. " + CONNECTION_DOC)
-async def connect(request: Request, me: Member, call_id: str) -> Response:
+                         "(or expired), 404 for anyone else. " + CALLS_LIMIT_DOC + " " + CONNECTION_DOC)
+async def connect(request: Request, me: CallingMember, call_id: str) -> Response:
     done = await actions.connect(container_of(request), me, call_id)
     return json_response(render_call(done.call, done.connection_url))
 

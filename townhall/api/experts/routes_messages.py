@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from townhall.api.experts import render
 from townhall.api.experts.errors import ExpertsError
-from townhall.api.experts.http import container_of, json_response, params
+from townhall.api.experts.http import MemberLimits, container_of, json_response, member_within, params
 from townhall.api.experts.routes_members import Me
 from townhall.core.errors import Invalid
 from townhall.core.experts import members
@@ -18,6 +18,8 @@ from townhall.core.experts import messages as direct
 from townhall.core.fields import check_positive_id
 
 router = APIRouter(tags=["messages"])
+# The caller, counted against their messages a minute (experts.messages_per_minute).
+Sender = Annotated[int, Depends(member_within(MemberLimits.MESSAGE))]
 
 CHAT_DOC = (
     "A conversation is the chat surface's distinct channel of the two members (type `messaging`, members "
@@ -69,11 +71,12 @@ async def get_conversation(request: Request, me: Me, member_id: str) -> Response
 @router.post("/messages/{member_id}", summary="Send a message to a member", status_code=201,
              description=CHAT_DOC + " Parameter (query, form or JSON): `message`, the text (at most the chat "
                                     "channel type's max_message_length, 5000 by default). Answers the new "
-                                    "message object.",
+                                    "message object. At most `experts.messages_per_minute` (60) a minute per member: "
+                                    "past it, 429 `rate_limited` with `Retry-After`.",
              openapi_extra={"requestBody": {"required": False, "content": {
                  media: {"schema": {"type": "object", "properties": {"message": {"type": "string"}}}}
                  for media in ("application/x-www-form-urlencoded", "application/json")}}})
-async def send_message(request: Request, me: Me, member_id: str) -> Response:
+async def send_message(request: Request, me: Sender, member_id: str) -> Response:
     other_id = _other(member_id)
     given: dict[str, Any] = await params(request)
     text = given.get("message")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from townhall.api.common.ratelimit import PREFIX, build_counter
 from townhall.api.forum import routes_boards, routes_posts, routes_tags, routes_users, routes_webhooks
 from townhall.api.forum.errors import ForumError, error_response, from_domain
 from townhall.api.forum.http import RateLimiter
@@ -23,6 +24,8 @@ from townhall.jobs.worker import OutboxWorker
 
 log = logging.getLogger(__name__)
 
+# The forum's rate-limit counters in Redis, apart from other surfaces'.
+FORUM_PREFIX = f"{PREFIX}forum:"
 ROUTERS = [m.router for m in (routes_posts, routes_boards, routes_users, routes_tags, routes_webhooks)]
 
 
@@ -81,6 +84,8 @@ class _Refused(Exception):
 def build_forum_app(container: Container) -> FastAPI:
     settings = container.settings.forum
     worker = OutboxWorker(container) if settings.worker_in_process else None
+    limiter = (RateLimiter(settings.rate_limit_per_minute, build_counter(container.settings, FORUM_PREFIX))
+               if settings.rate_limit_per_minute else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -97,6 +102,8 @@ def build_forum_app(container: Container) -> FastAPI:
         finally:
             if worker is not None:
                 await worker.close()
+            if limiter is not None:
+                await limiter.close()
 
     app = FastAPI(
         title="townhall forum (habitate community API)",
@@ -119,7 +126,7 @@ def build_forum_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     app.state.worker = worker
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+    app.state.rate_limiter = limiter
 
     @app.exception_handler(ForumError)
     async def _forum_error(_: Request, exc: ForumError) -> Response:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 
+from townhall.api.common.ratelimit import WindowCounter
 from townhall.api.forum import render
 from townhall.api.forum.errors import ForumError
 from townhall.container import Container
@@ -57,27 +57,26 @@ async def api_user(request: Request) -> ApiUser:
     request.state.api_system = caller.system  # for the access log / audit
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        limiter.check(caller.key_id)
+        await limiter.check(caller.key_id)
     return caller
 
 
 class RateLimiter:
-    """Requests per minute per API key (fixed one-minute windows), in this process."""
+    """Requests per minute per API key, in fixed one-minute windows of the shared counter (in
+    Redis when townhall runs several processes, so the limit holds across them)."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, counter: WindowCounter) -> None:
         self.per_minute = per_minute
-        self._window = 0
-        self._counts: dict[int, int] = {}
+        self.counter = counter
 
-    def check(self, key_id: int) -> None:
-        window = int(time.time() // 60)
-        if window != self._window:
-            self._window, self._counts = window, {}
-        used = self._counts.get(key_id, 0) + 1
-        self._counts[key_id] = used
-        if used > self.per_minute:
+    async def check(self, key_id: int) -> None:
+        verdict = await self.counter.hit(f"key:{key_id}", self.per_minute)
+        if not verdict.allowed:
             raise ForumError(429, f"rate limit of {self.per_minute} requests per minute exceeded; "
-                                  f"retry in {60 - int(time.time() % 60)}s")
+                                  f"retry in {verdict.retry_after(self.counter.clock())}s")
+
+    async def close(self) -> None:
+        await self.counter.close()
 
 
 Caller = Annotated[ApiUser, Depends(api_user)]
