@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from townhall.api.chat.lean import LeanRoutes
 from townhall.api.common.surfaces import SURFACES
 from townhall.app import create_app
 from townhall.config import Settings
@@ -157,3 +159,39 @@ def test_unicode_digits_are_not_ids() -> None:
     for text in ("²", "①", "١"):
         with pytest.raises(Invalid):
             check_positive_id(text, "id")
+
+
+async def test_middleware_added_after_the_app_is_built_still_runs(settings: Settings, container: Container) -> None:
+    app = create_app(settings, container)
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                seen.append(scope["path"])
+            await self.inner(scope, receive, send)
+
+    app.add_middleware(Recorder)  # the chat front door is put in front only when the app first serves
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            await http.get("/healthz")
+    assert seen == ["/healthz"]
+
+
+async def test_a_chat_request_failing_outside_its_endpoint_still_gets_streams_error_json(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("the response could not be rendered")
+
+    monkeypatch.setattr(LeanRoutes, "_serve", broken)
+    before = requests_counted(surface="chat", status="500")
+
+    response = await client.get("/chat/app", params={"api_key": "any"})
+
+    assert response.status_code == 500
+    assert response.json()["code"] == -1 and "duration" in response.json()
+    assert requests_counted(surface="chat", status="500") == before + 1

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount
+from starlette.types import ASGIApp
 
 from townhall import __version__
 from townhall.api import chat, experts, forum, media, social, voice
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     metric_labels = {"surfaces": [s.segment for s in SURFACES],
                      "aliases": {"v2": "pubnub", "time": "pubnub", "media": "media"}}
     app.add_middleware(MetricsMiddleware, **metric_labels)
-    # Outermost, so that it sees the server's own WebSocket ``send`` (the chat hub's fan-out).
+    # Outermost of the middleware, so that it sees the server's own WebSocket ``send`` (the chat
+    # hub's fan-out; the chat front door below passes WebSockets through).
     app.add_middleware(DirectFrames)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -107,8 +109,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if container.settings.chat.lean_http:
         # Chat's REST requests, the busiest, skip the root app's middleware and routing and the
         # chat app's own stack (about a tenth of a sent message's CPU time): api/chat/lean.py.
-        app.middleware_stack = front_door(app.build_middleware_stack(), prefix="/chat", mounted=chat_app,
-                                          measure=MetricsMiddleware(app, **metric_labels).measure)
+        # Put in front when Starlette builds the stack (on the first request), so middleware and
+        # exception handlers added to the app after this still count.
+        def build_middleware_stack() -> ASGIApp:
+            return front_door(FastAPI.build_middleware_stack(app), prefix="/chat", mounted=chat_app,
+                              measure=MetricsMiddleware(app, **metric_labels).measure)
+
+        app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     return app
 
 

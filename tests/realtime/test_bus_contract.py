@@ -242,6 +242,20 @@ async def test_events_arrive_in_publish_order(bus: EventBus) -> None:
     assert prefix.numbers == list(range(300))
 
 
+async def test_events_published_at_once_by_one_process_reach_it_in_the_order_publish_was_called(
+    bus: EventBus, request: pytest.FixtureRequest
+) -> None:
+    if request.node.callspec.params["make_bus"] == "redis-across":
+        pytest.skip("from another process: concurrent PUBLISHes on pooled connections have no order")
+    inbox = Inbox()
+    bus.subscribe("room:1", inbox)
+    await bus.ready()
+    for start in range(0, 200, 20):
+        await asyncio.gather(*(bus.publish(Ping(topic="room:1", n=n)) for n in range(start, start + 20)))
+    await inbox.wait_for(200)
+    assert inbox.numbers == list(range(200))
+
+
 async def test_a_handler_that_raises_does_not_stop_delivery(
     bus: EventBus, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -20,7 +20,14 @@ from websockets.streams import StreamReader
 
 from townhall.api.chat.hub import Connection
 from townhall.core.accounts.models import User
-from townhall.realtime.wsframes import DirectFrames, DirectWriter, OutFrame, direct_writer, text_frame
+from townhall.realtime.wsframes import (
+    EXTENSION,
+    DirectFrames,
+    DirectWriter,
+    OutFrame,
+    direct_writer,
+    text_frame,
+)
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 USER = User(id=1, chat_id="u", created_at=T0, updated_at=T0)
@@ -146,6 +153,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SCOPES: list[Scope] = []
+
+
 async def _echo_app(scope: Scope, receive: Receive, send: Send) -> None:
     """Accepts, then sends one frame directly and one through ASGI, in that order."""
     if scope["type"] == "lifespan":
@@ -156,6 +166,7 @@ async def _echo_app(scope: Scope, receive: Receive, send: Send) -> None:
             else:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    SCOPES.append(scope)
     await receive()  # websocket.connect
     await send({"type": "websocket.accept"})
     writer = direct_writer(scope)
@@ -182,9 +193,16 @@ async def _uvicorn(app: Any, ws: str) -> AsyncIterator[str]:
 
 
 async def test_under_uvicorns_sans_io_protocol_a_socket_gets_a_direct_writer_whose_frames_arrive() -> None:
-    async with _uvicorn(DirectFrames(_echo_app), "websockets-sansio") as url, connect(url) as ws:
-        assert await ws.recv() == '{"via":"direct"}'
-        assert await ws.recv() == '{"via":"asgi","direct":true}'
+    SCOPES.clear()
+    async with _uvicorn(DirectFrames(_echo_app), "websockets-sansio") as url:
+        async with connect(url) as ws:
+            assert await ws.recv() == '{"via":"direct"}'
+            assert await ws.recv() == '{"via":"asgi","direct":true}'
+        # Once the socket is done, its scope no longer holds the writer (which holds the protocol,
+        # which holds the scope: a cycle only a full garbage collection would free).
+        async with asyncio.timeout(5):
+            while EXTENSION in SCOPES[0]["extensions"]:
+                await asyncio.sleep(0.01)
 
 
 # uvicorn's legacy websockets protocol warns that it is deprecated

@@ -375,6 +375,10 @@ class RedisEventBus(EventBus):
         data = orjson.dumps(
             {"type": event.type, "origin": self._origin, "data": event.model_dump(mode="json")}
         )
+        # This process's subscriptions get the event itself, in the order of publish() calls (as on
+        # the memory bus; concurrent PUBLISHes on pooled connections may complete in another
+        # order), and even while Redis is down; its echo from Redis is dropped.
+        self._deliver_here(event)
         try:
             await self._pub.publish(self._prefix + event.topic, data)
         except (RedisError, OSError) as exc:
@@ -382,8 +386,6 @@ class RedisEventBus(EventBus):
                 f"cannot publish {event.type} on {event.topic}: Redis at {self._url}: {exc}"
             ) from exc
         _published(event.type).inc()
-        # This process's subscriptions get the event itself; its echo from Redis is dropped.
-        self._deliver_here(event)
 
     # -- subscribing
 
@@ -541,6 +543,7 @@ class RedisEventBus(EventBus):
         if not _matches(pattern, topic):
             return
         head = _HEAD.match(data)
+        subs: list[Subscription] | None = None  # None: decide once decoded (no readable head)
         if head is not None:
             if head[2] == self._origin_bytes:
                 return  # published here: already delivered by publish()
@@ -560,7 +563,11 @@ class RedisEventBus(EventBus):
         except Exception:
             log.exception("skipping an event on %s that cannot be decoded", topic)
             return
-        self._deliver(pattern, event)
+        if subs is None:
+            self._deliver(pattern, event)
+            return
+        for sub in subs:
+            sub._offer(event)
 
 
 def create_bus(redis_url: str | None) -> EventBus:

@@ -6,7 +6,7 @@ frame) before ``transport.write``: about 20–40 µs, which is most of a 1,000-w
 from server to client is never masked, so its bytes are the same for every recipient: ``OutFrame``
 builds them once, and a ``DirectWriter`` writes them straight to a socket's transport.
 
-``DirectFrames`` (pure ASGI middleware, outermost) recognises the server's WebSocket protocol
+``DirectFrames`` (pure ASGI middleware, outermost of the root app's) recognises the server's WebSocket protocol
 behind ``send`` and offers a ``DirectWriter`` in ``scope["extensions"]``; ``direct_writer(scope)``
 takes it. Only uvicorn's websockets (sans-I/O) protocol, the one ``townhall serve`` runs, is
 recognised; anywhere else (another server, Starlette's test client) there is no writer and the hub
@@ -114,17 +114,24 @@ def _server_protocol(send: Send) -> Any:
 
 
 class DirectFrames:
-    """Pure ASGI middleware, to be the outermost one: offers each WebSocket a ``DirectWriter``."""
+    """Pure ASGI middleware, to be the outermost one (it must see the server's own ``send``):
+    offers each WebSocket a ``DirectWriter``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            protocol = _server_protocol(send)
-            if protocol is not None:
-                extensions = scope.get("extensions")
-                if extensions is None:
-                    extensions = scope["extensions"] = {}
-                extensions[EXTENSION] = DirectWriter(protocol)
-        await self.app(scope, receive, send)
+        protocol = _server_protocol(send) if scope["type"] == "websocket" else None
+        if protocol is None:
+            await self.app(scope, receive, send)
+            return
+        extensions = scope.get("extensions")
+        if extensions is None:
+            extensions = scope["extensions"] = {}
+        extensions[EXTENSION] = DirectWriter(protocol)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            # The protocol holds this scope: drop the writer so that the pair is not a reference
+            # cycle (freed only by a full garbage collection) once the socket is done.
+            extensions.pop(EXTENSION, None)

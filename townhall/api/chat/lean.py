@@ -29,7 +29,7 @@ from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +131,35 @@ class _FrontDoor:
                 matched = self.lean._match(scope, path[len(prefix):])
                 if matched is not None:
                     # What the mount and the mounted app would have put in the scope.
-                    scope.update(app=self.mounted, root_path=prefix, app_root_path="", endpoint=self.mounted)
+                    scope.update(app=self.mounted, router=self.mounted.router, root_path=prefix,
+                                 app_root_path="", endpoint=self.mounted)
 
                     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
-                        await self.lean._serve(scope, receive, send, *matched)
+                        await self._serve(scope, receive, send, matched)
 
                     await self.measure(serve, scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send,
+                     matched: tuple[APIRoute, dict[str, Any]]) -> None:
+        """``LeanRoutes._serve``, and what the mounted app's error middleware would do about an
+        exception it lets through (rendering the error fails, the response cannot be sent): the
+        app's error response while none has started, else the server's."""
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.lean._serve(scope, receive, tracked, *matched)
+        except Exception as exc:
+            if started:
+                raise
+            response = await self.lean.on_error(Request(scope, receive), exc)  # it logs the error
+            await response(scope, receive, send)
 
 
 def front_door(app: ASGIApp, *, prefix: str, mounted: Any,
