@@ -103,8 +103,16 @@ class MediaSettings(BaseModel):
     secret: str | None = None
     # Janus HTTP API; when unset, read from <data_dir>/janus/janus.json (`townhall janus start`).
     janus_url: str | None = None
-    # What clients are told to connect to (default: janus_url).
+    # Clients signal through townhall's proxy at <base url>/media/janus, which checks their join
+    # tickets so nobody can join under another participant's id (AudioBridge itself does not bind a
+    # join token to an id). false: clients are sent to Janus directly (janus_public_url or janus_url).
+    janus_proxy: bool = True
+    # Send clients to this Janus URL directly instead of the proxy (a Janus of your own reachable by
+    # clients). Direct mode does NOT bind identity: a participant can join under another's id.
     janus_public_url: str | None = None
+    # The Janus `general.api_secret` (every Janus API request must carry it); when unset, read from
+    # <data_dir>/janus/janus.json for the Janus `townhall janus start` runs.
+    janus_api_secret: str | None = None
     # The AudioBridge admin_key; when unset, read from <data_dir>/janus/janus.json.
     janus_admin_key: str | None = None
     janus_timeout: float = 10.0  # seconds per Janus API request

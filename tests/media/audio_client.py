@@ -1,7 +1,8 @@
 """Minimal WebRTC clients of Janus (aiortc), driven by townhall's credentials.
 
 Only what the tests need: ``AudioClient`` joins an AudioBridge room with the ``connection_url`` the
-media backend hands out, sends a WAV file (speaker) or nothing (listener) and records what the room
+media backend hands out (townhall's signalling proxy, or in direct mode Janus itself, which then wants
+its ``api_secret``: only a test standing in for an old direct client passes it), sends a WAV file (speaker) or nothing (listener) and records what the room
 sends back as float samples with their arrival times; ``StreamClient`` watches a large room's
 Streaming mountpoint (``janus:<url>?stream=..&pin=..``, recv-only: Janus offers, the client answers)
 and records the same way; ``client_for`` picks the one a ``connection_url`` calls for. Everything is
@@ -43,8 +44,9 @@ class _JanusPeer:
 
     plugin = ""
 
-    def __init__(self, connection_url: str) -> None:
+    def __init__(self, connection_url: str, *, api_secret: str | None = None) -> None:
         self.params = parse_connection_url(connection_url)
+        self.api_secret = api_secret
         self.url = self.params["server_url"]
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=40.0))
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -59,9 +61,12 @@ class _JanusPeer:
         def on_track(track: Any) -> None:
             self._tasks.append(asyncio.create_task(self._record(track)))
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = (await self.http.post(f"{self.url}{path}", json={**body, "transaction": secrets.token_hex(6)})).json()
-        assert answer.get("janus") != "error", answer
+    async def _post(self, path: str, body: dict[str, Any], *, check: bool = True) -> dict[str, Any]:
+        body = {**body, "transaction": secrets.token_hex(6)}
+        if self.api_secret:
+            body["apisecret"] = self.api_secret
+        answer = (await self.http.post(f"{self.url}{path}", json=body)).json()
+        assert not check or answer.get("janus") != "error", answer
         return dict(answer)
 
     async def _attach(self) -> None:
@@ -72,7 +77,10 @@ class _JanusPeer:
     async def _poll(self) -> None:
         while True:
             try:
-                response = await self.http.get(f"{self.url}/{self.session}", params={"maxev": 10})
+                params: dict[str, Any] = {"maxev": 10}
+                if self.api_secret:
+                    params["apisecret"] = self.api_secret
+                response = await self.http.get(f"{self.url}/{self.session}", params=params)
             except httpx.HTTPError:
                 await asyncio.sleep(0.2)
                 continue
@@ -120,8 +128,7 @@ class _JanusPeer:
         await self.pc.close()
         if self.session:
             try:
-                await self.http.post(f"{self.url}/{self.session}",
-                                     json={"janus": "destroy", "transaction": secrets.token_hex(6)})
+                await self._post(f"/{self.session}", {"janus": "destroy"}, check=False)
             except httpx.HTTPError:
                 pass
         await self.http.aclose()
@@ -132,12 +139,13 @@ class AudioClient(_JanusPeer):
 
     plugin = "janus.plugin.audiobridge"
 
-    def __init__(self, connection_url: str, *, send_wav: str | None = None) -> None:
-        super().__init__(connection_url)
+    def __init__(self, connection_url: str, *, send_wav: str | None = None, api_secret: str | None = None) -> None:
+        super().__init__(connection_url, api_secret=api_secret)
         self.send_wav = send_wav
 
-    async def join(self, timeout: float = 20.0) -> dict[str, Any]:
-        """Join the room with an offer and wait until Janus answered; returns the join event."""
+    async def join(self, timeout: float = 20.0, **claims: Any) -> dict[str, Any]:
+        """Join the room with an offer and wait until Janus answered; returns the join event.
+        ``claims`` replace fields of the join body (``id``, ``display``: an impersonation attempt)."""
         await self._attach()
         if self.send_wav:
             self.player = MediaPlayer(self.send_wav, loop=True)
@@ -148,7 +156,7 @@ class AudioClient(_JanusPeer):
         body = {
             "request": "join", "room": int(self.params["room"]), "pin": self.params["pin"],
             "id": int(self.params["id"]), "display": self.params["display"], "token": self.params["token"],
-            "muted": self.params["muted"] == "true",
+            "muted": self.params["muted"] == "true", **claims,
         }
         jsep = {"type": "offer", "sdp": self.pc.localDescription.sdp, "trickle": False}
         await self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": body, "jsep": jsep})
@@ -171,6 +179,8 @@ class StreamClient(_JanusPeer):
         """``watch`` the mountpoint, answer Janus's offer, ``start``; returns the offer event."""
         await self._attach()
         body = {"request": "watch", "id": int(self.params["stream"]), "pin": self.params["pin"]}
+        if "token" in self.params:  # proxy mode: the ticket the proxy checks
+            body["token"] = self.params["token"]
         await self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": body})
         event = await asyncio.wait_for(self._answer, timeout)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=event["jsep"]["sdp"], type="offer"))
@@ -181,9 +191,10 @@ class StreamClient(_JanusPeer):
         return event
 
 
-def client_for(connection_url: str, *, send_wav: str | None = None) -> AudioClient | StreamClient:
+def client_for(connection_url: str, *, send_wav: str | None = None,
+               api_secret: str | None = None) -> AudioClient | StreamClient:
     """The client a ``connection_url`` calls for: a mountpoint viewer or a bridge participant."""
     if "stream" in parse_connection_url(connection_url):
         assert send_wav is None, "a mountpoint is recv-only"
-        return StreamClient(connection_url)
-    return AudioClient(connection_url, send_wav=send_wav)
+        return StreamClient(connection_url, api_secret=api_secret)
+    return AudioClient(connection_url, send_wav=send_wav, api_secret=api_secret)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import service_unavailable
+from tests.media.janus_secrets import STARTED
 from townhall.media.janus import JanusMediaBackend
 from townhall.media.janus_server import JanusServer, JanusServerError, find_janus_binary, find_library_root, free_port
 
@@ -42,6 +43,7 @@ def start_janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartJanus
         except JanusServerError as exc:
             pytest.fail(f"could not start Janus: {exc}", pytrace=False)
         started.append(server)
+        STARTED.append(server)
         return server
 
     yield start
@@ -57,6 +59,7 @@ def janus(start_janus: StartJanus) -> JanusServer:
 
 def make_backend(server: JanusServer, secret: str = "test-media-secret", **options: Any) -> JanusMediaBackend:
     state = server.read_state()
+    options.setdefault("api_secret", state["api_secret"])
     return JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret=secret, timeout=5.0,
                              retry_interval=0.1, **options)
 

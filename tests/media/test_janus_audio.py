@@ -26,12 +26,14 @@ Join = Callable[..., Any]
 async def join(backend: JanusMediaBackend, sounds: dict[str, str]) -> AsyncIterator[Join]:
     """``await join(room, user, can_publish=..., send="tone"|"speech"|None)``: a connected AudioClient."""
     from tests.media.audio_client import AudioClient
+    from tests.media.janus_secrets import api_secret_of
 
     clients: list[AudioClient] = []
 
     async def connect(room_id: str, user_id: str, *, can_publish: bool, send: str | None = None) -> AudioClient:
         credentials = await backend.credentials(room_id, user_id, can_publish=can_publish)
-        client = AudioClient(credentials.connection_url, send_wav=sounds[send] if send else None)
+        client = AudioClient(credentials.connection_url, send_wav=sounds[send] if send else None,
+                             api_secret=api_secret_of(backend.url))  # direct mode: the backend has no proxy
         clients.append(client)
         await asyncio.wait_for(client.join(), JOIN_TIMEOUT)
         return client

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.media.conftest import StartJanus, make_backend
+from tests.media.janus_secrets import api_secret_of
 from townhall.media import MediaError, MediaEvent, MediaRoomNotFound, MediaUnavailable
 from townhall.media.janus import JanusClient, JanusMediaBackend
 from townhall.media.janus_server import JanusServer, free_port
@@ -77,7 +78,7 @@ class BareParticipant:
 
 async def join_bare(url: str, connection_url: str, **overrides: Any) -> BareParticipant:
     query = query_of(connection_url)
-    client = JanusClient(url)
+    client = JanusClient(url, api_secret=api_secret_of(url))  # direct mode (the proxy's tests: test_janus_proxy)
     session = await client.create_session()
     handle = await client.attach(session)
     body = {
@@ -109,7 +110,7 @@ async def test_the_shipped_config_loads_only_the_http_transport_and_the_audio_pl
 
 
 async def test_rooms_cannot_be_created_without_the_admin_key(janus: JanusServer) -> None:
-    client = JanusClient(janus.read_state()["url"])
+    client = JanusClient(janus.read_state()["url"], api_secret=janus.read_state()["api_secret"])
     try:
         session = await client.create_session()
         handle = await client.attach(session)
@@ -155,6 +156,7 @@ async def test_credentials_name_the_server_room_pin_participant_and_a_per_user_t
 
 def make_backend_like(backend: JanusMediaBackend, **options: Any) -> JanusMediaBackend:
     options.setdefault("secret", backend._secret.decode())
+    options.setdefault("api_secret", api_secret_of(backend.url))
     return JanusMediaBackend(backend.url, admin_key=backend._admin_key, **options)
 
 
@@ -346,7 +348,8 @@ async def test_a_janus_that_is_down_gives_a_clear_media_unavailable_error() -> N
 
 async def test_a_wrong_admin_key_is_a_media_error_with_the_janus_code(janus: JanusServer) -> None:
     state = janus.read_state()
-    backend = JanusMediaBackend(state["url"], admin_key="wrong", secret="s", timeout=5.0)
+    backend = JanusMediaBackend(state["url"], admin_key="wrong", secret="s", timeout=5.0,
+                                api_secret=state["api_secret"])
     await backend.start()
     try:
         with pytest.raises(MediaError) as caught:
@@ -422,7 +425,8 @@ async def test_a_backend_started_before_janus_connects_once_janus_is_up(start_ja
     folder = tmp_path / "late-janus"
     http_port, admin_port = free_port(), free_port()
     state = JanusServer(folder).render_config(http_port=http_port, admin_port=admin_port)
-    backend = JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret="s", timeout=5.0, retry_interval=0.1)
+    backend = JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret="s", timeout=5.0, retry_interval=0.1,
+                                api_secret=state["api_secret"])
     await backend.start()  # nothing listens yet: no error
     try:
         start_janus(folder, http_port=http_port, admin_port=admin_port)

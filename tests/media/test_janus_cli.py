@@ -88,7 +88,7 @@ async def test_a_real_townhall_serve_with_the_janus_backend_opens_a_session_on_j
 
     before = set(sessions())
     env = {"TOWNHALL_MEDIA__BACKEND": "janus", "TOWNHALL_MEDIA__JANUS_URL": state["url"],
-           "TOWNHALL_MEDIA__JANUS_ADMIN_KEY": state["admin_key"]}
+           "TOWNHALL_MEDIA__JANUS_ADMIN_KEY": state["admin_key"], "TOWNHALL_MEDIA__JANUS_API_SECRET": state["api_secret"]}
     process, _ = spawn_server(tmp_path, migrated_db_url, tmp_path / "server.log", env=env)
     try:
         deadline = time.monotonic() + 10

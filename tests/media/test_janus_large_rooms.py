@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.media.conftest import make_backend
+from tests.media.janus_secrets import api_secret_of
 from tests.media.test_janus_backend import join_bare, query_of
 from townhall.config import MediaSettings, Settings
 from townhall.media import MediaError, create_media_backend
@@ -46,13 +47,14 @@ async def test_a_listener_beyond_the_threshold_hears_the_speaker_from_the_stream
     await large.create_room(room_id)
     clients: list[AudioClient | StreamClient] = []
     try:
+        direct = api_secret_of(large.url)  # direct mode (through the proxy: test_janus_proxy)
         speaker = client_for((await large.credentials(room_id, "speaker", can_publish=True)).connection_url,
-                             send_wav=sounds["tone"])
+                             send_wav=sounds["tone"], api_secret=direct)
         clients.append(speaker)
         await asyncio.wait_for(speaker.join(), JOIN_TIMEOUT)
         first = await large.credentials(room_id, "first", can_publish=False)
         assert "room" in query_of(first.connection_url) and "stream" not in query_of(first.connection_url)
-        bridge_listener = client_for(first.connection_url)
+        bridge_listener = client_for(first.connection_url, api_secret=direct)
         clients.append(bridge_listener)
         await asyncio.wait_for(bridge_listener.join(), JOIN_TIMEOUT)
 
@@ -61,7 +63,7 @@ async def test_a_listener_beyond_the_threshold_hears_the_speaker_from_the_stream
         assert set(query) == {"stream", "pin"} and beyond.connection_url.startswith(f"janus:{large.public_url}?")
         assert (beyond.can_publish, beyond.extra["plugin"], beyond.media_room) == (
             False, STREAMING_PLUGIN, str(large.room_number(room_id)))
-        viewer = client_for(beyond.connection_url)
+        viewer = client_for(beyond.connection_url, api_secret=direct)
         assert isinstance(viewer, StreamClient)
         clients.append(viewer)
         await asyncio.wait_for(viewer.join(), JOIN_TIMEOUT)
@@ -133,7 +135,7 @@ async def test_one_mountpoint_and_one_forwarder_per_room_whichever_processes_ask
 async def watch_answer(url: str, connection_url: str, **overrides: Any) -> dict[str, Any]:
     """What Janus answers a viewer ``watch``ing the mountpoint of ``connection_url`` (signalling only)."""
     query = query_of(connection_url)
-    client = JanusClient(url)
+    client = JanusClient(url, api_secret=api_secret_of(url))
     try:
         session = await client.create_session()
         handle = await client.attach(session, STREAMING_PLUGIN)

@@ -23,7 +23,8 @@ async def test_a_new_process_watches_the_live_janus_rooms_and_recreates_one_janu
 ) -> None:
     state = janus.read_state()
     settings = Settings(data_dir=tmp_path, database_url=migrated_db_url, log_format="text", media=MediaSettings(
-        backend="janus", janus_url=state["url"], janus_admin_key=state["admin_key"], secret="watch-secret"))
+        backend="janus", janus_url=state["url"], janus_admin_key=state["admin_key"], janus_api_secret=state["api_secret"],
+        secret="watch-secret", janus_proxy=False))  # direct mode: join_bare talks to Janus itself
     first = Container.build(settings)
     await first.start()
     try:

@@ -4,7 +4,8 @@
 
 - ``null`` (default): state only, no audio.
 - ``janus``: Janus AudioBridge over its HTTP API (``townhall.media.janus``); ``townhall janus start``
-  runs the Janus townhall ships (``townhall.media.janus_server``).
+  runs the Janus townhall ships (``townhall.media.janus_server``). Clients signal through townhall's
+  proxy at ``/media/janus`` (``townhall.media.janus_tickets``) unless ``janus_public_url`` is set.
 - ``livekit``: LiveKit via ``livekit-api`` (``townhall.media.livekit``), imported only when chosen.
 """
 
@@ -70,9 +71,14 @@ def create_media_backend(settings: Settings, fallback_secret: str) -> MediaBacke
                 "or a Janus started with `townhall janus start`"
             )
         secret = media.secret or hmac.new(fallback_secret.encode(), b"townhall-media", hashlib.sha256).hexdigest()
+        # the api secret of the Janus `townhall janus start` runs, unless the settings name another Janus
+        api_secret = media.janus_api_secret or (state.get("api_secret") if url == state.get("url") else None)
+        # Direct mode (janus_public_url, or no proxy) leaves identity unbound: see MediaSettings.janus_proxy.
+        proxy_url = None if media.janus_public_url or not media.janus_proxy else f"{settings.base_url()}/media/janus"
         return JanusMediaBackend(
-            url, admin_key=admin_key, secret=secret, public_url=media.janus_public_url, timeout=media.janus_timeout,
-            sweep_interval=media.janus_sweep_interval, large_room_listeners=media.large_room_listeners,
+            url, admin_key=admin_key, secret=secret, public_url=media.janus_public_url, api_secret=api_secret,
+            proxy_url=proxy_url, timeout=media.janus_timeout, sweep_interval=media.janus_sweep_interval,
+            large_room_listeners=media.large_room_listeners,
         )
     from townhall.media.livekit import LiveKitMediaBackend
 

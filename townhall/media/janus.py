@@ -1,8 +1,8 @@
 """The ``janus`` media backend: Janus AudioBridge rooms driven over the Janus HTTP API.
 
 How townhall names things in Janus (deterministic, so any townhall process can act on any room, but
-secret: clients reach the Janus API directly, and anyone who could compute a room's number could
-``listparticipants`` it):
+secret: in direct mode clients reach the Janus API themselves, and anyone who could compute a room's
+number could ``listparticipants`` it):
 
 - room number = ``janus_number(key, "room", room_id)``; participant id = ``janus_number(key, "user",
   user_id)``: the first 8 bytes of an HMAC-SHA256 under the media secret folded into [2^32, 2^53)
@@ -15,9 +15,16 @@ secret: clients reach the Janus API directly, and anyone who could compute a roo
   kicked user cannot join again with the credentials they had.
 - clients join with ``id`` = their participant id, ``display`` = their user id sealed under the media
   secret (opaque to other clients; any townhall process opens it: ``seal_display``), ``pin``,
-  ``token`` and ``muted`` = not allowed to publish (the credentials say all of this). AudioBridge
-  does not bind a token to an id: a client could join under another user's id while that user is
-  absent; townhall only ever hands a user their own credentials.
+  ``token`` and ``muted`` = not allowed to publish (the credentials say all of this).
+
+Who signals to Janus: AudioBridge does not bind a token to an id, and every participant's id is
+visible to the room, so a client talking to Janus could join under another user's id while that
+user is absent. Hence two modes. Proxy mode (``proxy_url``, the default wiring): Janus demands
+``api_secret`` (only townhall has it), clients signal through townhall's proxy at ``proxy_url``, and
+their credentials' ``token`` is a ticket (townhall.media.janus_tickets) whose room, id, display,
+pin, token and muted the proxy puts into the join (``relay``). Direct mode (no ``proxy_url``:
+``public_url`` or the Janus URL): clients get the real token and join Janus themselves; identity is
+then only asserted by the client.
 
 Joins and leaves: for every room it created (or was asked to ``watch``), the backend joins a media-less
 "monitor" participant on its own plugin handle; Janus then sends it the room's joined / leaving /
@@ -90,6 +97,7 @@ from townhall.media.base import (
     MediaUnavailable,
     ask,
 )
+from townhall.media.janus_tickets import Tickets, admit
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +108,7 @@ SAMPLING_RATE = 16000
 USER_ID_BASE = 2**32
 MAX_JSON_INT = 2**53
 # janus core / AudioBridge error codes this module acts on
+UNAUTHORIZED_REQUEST = 403  # core: wrong or missing api secret
 SESSION_NOT_FOUND = 458
 HANDLE_NOT_FOUND = 459
 NO_SUCH_ROOM = 485
@@ -108,6 +117,9 @@ NO_SUCH_USER = 492
 UNAUTHORIZED = 489
 NO_SUCH_MOUNTPOINT = 455  # Streaming plugin
 MOUNTPOINT_EXISTS = 456
+API_SECRET_HINT = ("Janus wants its api_secret (TOWNHALL_MEDIA__JANUS_API_SECRET, or the janus.json of "
+                   "`townhall janus start`)")
+LONG_POLL_READ = 65.0  # seconds: Janus holds a long-poll up to ~30 s (maxev), a relayed one as long
 
 
 def janus_number(key: bytes, kind: str, value: str) -> int:
@@ -122,19 +134,30 @@ class SessionGone(MediaError):
 
 
 class JanusClient:
-    """The Janus HTTP API: sessions, handles, plugin messages, the long-poll. Errors → MediaError."""
+    """The Janus HTTP API: sessions, handles, plugin messages, the long-poll. Errors → MediaError.
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    ``api_secret`` (the Janus ``general.api_secret``) goes into every request: in the body of a POST,
+    as the ``apisecret`` query parameter of the long-poll. The signalling proxy relays clients'
+    requests through the same two paths (``check=False``: Janus's answer as it came)."""
+
+    def __init__(self, url: str, timeout: float = 10.0, *, api_secret: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.AsyncClient(timeout=timeout)
-        self._poll_http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=45.0))
+        self._api_secret = api_secret
+        # no connection cap: the proxy relays the requests and long-polls of every connected client
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+        self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
+        self._poll_http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=LONG_POLL_READ), limits=limits)
 
     async def close(self) -> None:
         await self._http.aclose()
         await self._poll_http.aclose()
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        body = {**body, "transaction": secrets.token_hex(8)}
+    async def _post(self, path: str, body: dict[str, Any], *, check: bool = True) -> dict[str, Any]:
+        """Every POST to Janus goes through here; ``check=False`` returns an error answer instead of
+        raising it (a relayed client request). A ``transaction`` the body has is kept."""
+        body = {"transaction": secrets.token_hex(8), **body}
+        if self._api_secret is not None:
+            body["apisecret"] = self._api_secret
         try:
             response = await self._http.post(f"{self.url}{path}", json=body)
             answer = response.json()
@@ -142,7 +165,13 @@ class JanusClient:
             raise MediaUnavailable(f"Janus at {self.url} is unreachable: {exc!r}") from exc
         except ValueError as exc:
             raise MediaError(f"Janus at {self.url} answered {response.status_code} with no JSON") from exc
-        return _checked(answer)
+        if not isinstance(answer, dict):
+            raise MediaError(f"Janus at {self.url} answered {response.status_code} with JSON that is not an object")
+        return _checked(answer) if check else answer
+
+    async def relay(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A client's request (already admitted by the proxy's gate), answered as Janus answered it."""
+        return await self._post(path, body, check=False)
 
     async def create_session(self) -> int:
         return int((await self._post("", {"janus": "create"}))["data"]["id"])
@@ -165,17 +194,27 @@ class JanusClient:
         _check_plugin(data, body.get("request", "?"))
         return data
 
-    async def poll(self, session: int, maxev: int = 10) -> list[dict[str, Any]]:
-        """One long-poll: up to ``maxev`` events (a keepalive after ~30 s of silence)."""
+    async def long_poll(self, session: int, maxev: int = 10) -> Any:
+        """One long-poll as Janus answered it (an event, a list of events or a keepalive after ~30 s
+        of silence); SessionGone when Janus does not know the session."""
+        params: dict[str, Any] = {"maxev": maxev}
+        if self._api_secret is not None:
+            params["apisecret"] = self._api_secret
         try:
-            response = await self._poll_http.get(f"{self.url}/{session}", params={"maxev": maxev})
+            response = await self._poll_http.get(f"{self.url}/{session}", params=params)
             if response.status_code == 404:  # Janus answers an unknown session's long-poll with a bare 404
                 raise SessionGone(f"Janus: no such session {session}", SESSION_NOT_FOUND)
-            answer = response.json()
+            if response.status_code == UNAUTHORIZED_REQUEST:  # and a wrong or missing api secret with a bare 403
+                raise MediaError(f"Janus: long-poll refused: {API_SECRET_HINT}", UNAUTHORIZED_REQUEST)
+            return response.json()
         except httpx.HTTPError as exc:
             raise MediaUnavailable(f"Janus at {self.url} is unreachable: {exc!r}") from exc
         except ValueError as exc:
             raise MediaError("Janus long-poll answered with no JSON") from exc
+
+    async def poll(self, session: int, maxev: int = 10) -> list[dict[str, Any]]:
+        """One long-poll: up to ``maxev`` events (a keepalive after ~30 s of silence)."""
+        answer = await self.long_poll(session, maxev)
         events = answer if isinstance(answer, list) else [answer]
         for event in events:
             if event.get("janus") == "error":
@@ -189,6 +228,8 @@ def _checked(answer: dict[str, Any]) -> dict[str, Any]:
         code, reason = error.get("code"), error.get("reason", "unknown error")
         if code in (SESSION_NOT_FOUND, HANDLE_NOT_FOUND):
             raise SessionGone(f"Janus: {reason}", code)
+        if code == UNAUTHORIZED_REQUEST:
+            reason = f"{reason}: {API_SECRET_HINT}"
         raise MediaError(f"Janus: {reason}", code)
     return answer
 
@@ -223,6 +264,9 @@ class JanusMediaBackend:
         admin_key: str,
         secret: str,
         public_url: str | None = None,
+        api_secret: str | None = None,
+        proxy_url: str | None = None,
+        ticket_ttl: int = 3600,
         timeout: float = 10.0,
         retry_interval: float = 0.5,
         sweep_interval: float = 15.0,
@@ -233,9 +277,11 @@ class JanusMediaBackend:
         self.url = url.rstrip("/")
         self.large_room_listeners = large_room_listeners
         self.public_url = (public_url or url).rstrip("/")
+        self.proxy_url = proxy_url.rstrip("/") if proxy_url else None
         self._admin_key = admin_key
         self._secret = secret.encode()
-        self._client = JanusClient(self.url, timeout)
+        self._client = JanusClient(self.url, timeout, api_secret=api_secret)
+        self.tickets = Tickets(bytes.fromhex(self._derive("ticket-key")), ttl=ticket_ttl)
         self._retry_interval = retry_interval
         self._sweep_interval = sweep_interval
         self._sweeper: asyncio.Task[None] | None = None
@@ -516,6 +562,23 @@ class JanusMediaBackend:
 
     # -- participants
 
+    @property
+    def client_url(self) -> str:
+        """Where clients signal: townhall's proxy, or (direct mode) Janus itself."""
+        return self.proxy_url or self.public_url
+
+    async def relay(self, message: Any, session: int | None = None, handle: int | None = None) -> dict[str, Any]:
+        """A client's request to the signalling proxy: admitted by the gate (``Refused`` otherwise; a
+        join's ticket replaces the identity it claims), sent to Janus with the api secret, answered
+        as Janus answered."""
+        admitted = admit(message, self.tickets, session=session is not None, handle=handle is not None)
+        path = "".join(f"/{part}" for part in (session, handle) if part is not None)
+        return await self._client.relay(path, admitted)
+
+    async def relay_poll(self, session: int, maxev: int = 10) -> Any:
+        """A client's long-poll through the proxy, answered as Janus answered (SessionGone: no such session)."""
+        return await self._client.long_poll(session, max(1, min(maxev, 100)))
+
     async def credentials(self, room_id: str, user_id: str, *, can_publish: bool,
                           allow_stream: bool = True) -> JoinCredentials:
         """AudioBridge credentials; for a listener of a full large room (``allow_stream``), the room's
@@ -532,13 +595,17 @@ class JanusMediaBackend:
         participant = self.participant_id(user_id)
         pin = self.room_pin(room_id)
         display = self.seal_display(user_id)
+        if self.proxy_url:  # the client's token is a ticket the proxy checks and turns into the real join
+            token = self.tickets.bridge(room=room.number, id=participant, display=display, pin=pin, token=token,
+                                        muted=not can_publish)
         query = urlencode({
             "room": room.number, "pin": pin, "id": participant, "display": display, "token": token,
             "muted": str(not can_publish).lower(),
         })
+        server_url = self.client_url
         return JoinCredentials(
-            backend=self.name, server_url=self.public_url, room_id=room_id, media_room=str(room.number),
-            user_id=user_id, can_publish=can_publish, connection_url=f"janus:{self.public_url}?{query}",
+            backend=self.name, server_url=server_url, room_id=room_id, media_room=str(room.number),
+            user_id=user_id, can_publish=can_publish, connection_url=f"janus:{server_url}?{query}",
             token=token, pin=pin, participant_id=str(participant),
             extra={"plugin": PLUGIN, "display": display, "muted": str(not can_publish).lower()},
         )
@@ -560,11 +627,15 @@ class JanusMediaBackend:
     async def _stream_credentials(self, room: _Room, user_id: str) -> JoinCredentials:
         number = await self._ensure_stream(room)
         pin = self.stream_pin(room.room_id)
-        query = urlencode({"stream": number, "pin": pin})
+        fields: dict[str, Any] = {"stream": number, "pin": pin}
+        ticket = ""
+        if self.proxy_url:
+            ticket = fields["token"] = self.tickets.stream(stream=number, pin=pin)
+        server_url = self.client_url
         return JoinCredentials(
-            backend=self.name, server_url=self.public_url, room_id=room.room_id, media_room=str(room.number),
-            user_id=user_id, can_publish=False, connection_url=f"janus:{self.public_url}?{query}", pin=pin,
-            extra={"plugin": STREAMING_PLUGIN, "stream": str(number)},
+            backend=self.name, server_url=server_url, room_id=room.room_id, media_room=str(room.number),
+            user_id=user_id, can_publish=False, connection_url=f"janus:{server_url}?{urlencode(fields)}", pin=pin,
+            token=ticket, extra={"plugin": STREAMING_PLUGIN, "stream": str(number)},
         )
 
     async def _ensure_stream(self, room: _Room) -> int:

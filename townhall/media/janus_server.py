@@ -2,9 +2,15 @@
 
 ``JanusServer(folder)`` keeps everything in that folder (``<data_dir>/janus`` for the CLI):
 the rendered ``*.jcfg``, ``janus.pid``, ``janus.log`` and ``janus.json`` (URLs and the generated
-secrets, mode 0600), which the ``janus`` media backend reads when the settings do not name them.
+secrets: ``admin_key``, ``admin_secret``, ``api_secret``; mode 0600), which the ``janus`` media
+backend reads when the settings do not name them.
 Janus is started as ``janus -F <folder> -C <folder>/janus.jcfg`` and stopped by its PID; the
 Debian package's ``/etc/janus`` configuration is never used.
+
+The rendered Janus demands ``api_secret`` in every API request. Clients never learn it: they signal
+through townhall's proxy (``/media/janus``), which checks their join tickets and adds the secret
+(townhall.media.janus_tickets). Without it, a client talking to Janus directly could join under any
+participant id it had seen in the room, because AudioBridge does not bind a join token to an id.
 
 ``loopback_ice=True`` preloads a tiny ``getifaddrs()`` wrapper (built with the C compiler on first
 use) that clears IFF_LOOPBACK on ``lo``: Janus skips loopback interfaces when gathering ICE
@@ -179,6 +185,7 @@ class JanusServer:
         admin_port: int = 7088,
         admin_key: str | None = None,
         admin_secret: str | None = None,
+        api_secret: str | None = None,
         ip: str = "127.0.0.1",
         ice_interface: str = "127.0.0.1",
         ice_enforce_list: str = "lo",
@@ -197,6 +204,7 @@ class JanusServer:
             "admin_port": admin_port,
             "admin_key": admin_key or previous.get("admin_key") or secrets.token_urlsafe(24),
             "admin_secret": admin_secret or previous.get("admin_secret") or secrets.token_urlsafe(24),
+            "api_secret": api_secret or previous.get("api_secret") or secrets.token_urlsafe(24),
         }
         values = {
             "config_dir": str(self.folder),
@@ -208,6 +216,7 @@ class JanusServer:
             "debug_level": str(debug_level),
             "admin_secret": state["admin_secret"],
             "admin_key": state["admin_key"],
+            "api_secret": state["api_secret"],
             "http_ip": ip,
             "http_port": str(http_port),
             "admin_port": str(admin_port),

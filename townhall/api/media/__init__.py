@@ -1,4 +1,5 @@
-"""Endpoints the media server calls (not a client surface): LiveKit's webhooks at /media/livekit/webhook."""
+"""Endpoints of the media layer: LiveKit's webhooks at /media/livekit/webhook (the media server calls
+them) and the Janus signalling proxy at /media/janus (room clients of a Janus backend use it)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
-"""The media server's callbacks (mounted at /media; not a client surface).
+"""The media server's callbacks and the Janus signalling proxy (mounted at /media).
+
+``/janus``: the Janus HTTP API relayed for room clients, with their join tickets checked
+(townhall.api.media.janus_proxy; errors there are Janus error answers, described in that module).
 
 ``POST /livekit/webhook``: LiveKit's webhooks. The body goes, as received, to the livekit backend's
 ``handle_webhook``, which checks the signature (``Authorization``: a JWT signed with the API secret
 carrying the body's SHA-256) and emits the joins and leaves on the backend's event hub, where the
 process's live-media runtime (``townhall.jobs.live``) turns them into room presence and call status.
 
-Errors are ``{"error": "<message>"}``: 401 for a missing or bad signature, 400 for a signed body that
+Webhook errors are ``{"error": "<message>"}``: 401 for a missing or bad signature, 400 for a signed body that
 is not a LiveKit event, 413 for a body over ``MAX_BODY``, 404 when the media backend is not LiveKit,
 503 when LiveKit could not be reached to enforce room state (LiveKit retries the webhook).
 """
@@ -19,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from townhall.api.common.body import read_limited
+from townhall.api.media import janus_proxy
 from townhall.container import Container
 from townhall.media import MediaError
 from townhall.media.livekit import WebhookMalformed, WebhookRejected
@@ -67,4 +71,5 @@ def build_media_app(container: Container) -> FastAPI:
             return _error(503, "The media server could not be reached; retry later")
         return JSONResponse({"ok": True})
 
+    janus_proxy.add_routes(app, container)
     return app

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from tests.media.serving import serving
 from townhall.app import create_app
 from townhall.config import MediaSettings, Settings
 from townhall.container import Container
@@ -37,13 +38,15 @@ async def janus_app(settings: Settings, migrated_db_url: str,
     except JanusServerError as exc:
         pytest.fail(f"could not start Janus: {exc}", pytrace=False)
     state = server.read_state()
-    with_janus = settings.model_copy(update={"media": MediaSettings(
-        backend="janus", janus_url=state["url"], janus_admin_key=state["admin_key"], secret="rooms-test-secret")})
+    port = free_port()  # clients signal through townhall's Janus proxy: served over real HTTP
+    media = MediaSettings(backend="janus", janus_url=state["url"], janus_admin_key=state["admin_key"],
+                          janus_api_secret=state["api_secret"], secret="rooms-test-secret")
+    with_janus = settings.model_copy(update={"host": "127.0.0.1", "port": port, "public_url": None, "media": media})
     built = Container.build(with_janus)
     await built.start()
     application = create_app(with_janus, built)
     try:
-        async with application.router.lifespan_context(application):
+        async with application.router.lifespan_context(application), serving(application, port):
             yield application, built
     finally:
         await built.close()
