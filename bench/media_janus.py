@@ -87,7 +87,7 @@ async def janus_cpu_pct(pid: int, seconds: float) -> tuple[float, float, float]:
 
 
 async def listeners_cost(args: argparse.Namespace, backend: JanusMediaBackend, room: str, pid: int, count: int,
-                         prefix: str) -> dict[str, object]:
+                         prefix: str, api_secret: str) -> dict[str, object]:
     """Janus CPU with the room as it is, then with ``count`` more listeners joined with the credentials
     ``backend`` hands out (bridge participants or mountpoint viewers, as it decides)."""
     await asyncio.sleep(1.0)
@@ -96,7 +96,7 @@ async def listeners_cost(args: argparse.Namespace, backend: JanusMediaBackend, r
     try:
         for i in range(count):
             credentials = await backend.credentials(room, f"{prefix}-{i}", can_publish=False)
-            listener = client_for(credentials.connection_url)
+            listener = client_for(credentials.connection_url, api_secret=api_secret)
             listeners.append(listener)
             await asyncio.wait_for(listener.join(), 20)
         kinds = {type(listener).__name__ for listener in listeners}
@@ -126,7 +126,10 @@ async def run(args: argparse.Namespace, folder: Path, tone: str) -> dict[str, ob
     pid = server.pid()
     assert pid is not None
     state = server.read_state()
-    backend = JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret="bench")
+    api_secret = state["api_secret"]
+    # Direct mode (no signalling proxy: this measures Janus), so clients carry the api secret too.
+    backend = JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret="bench",
+                                api_secret=api_secret)
     await backend.start()
     clients: list[AudioClient] = []
     try:
@@ -142,7 +145,7 @@ async def run(args: argparse.Namespace, folder: Path, tone: str) -> dict[str, ob
         log(f"joining {args.joins} listeners one at a time")
         await backend.create_room("bench")
         speaker = AudioClient((await backend.credentials("bench", "speaker", can_publish=True)).connection_url,
-                              send_wav=tone)
+                              send_wav=tone, api_secret=api_secret)
         clients.append(speaker)
         await asyncio.wait_for(speaker.join(), 20)
         await asyncio.sleep(1.0)
@@ -150,7 +153,7 @@ async def run(args: argparse.Namespace, folder: Path, tone: str) -> dict[str, ob
         for i in range(args.joins):
             started = time.monotonic()
             credentials = await backend.credentials("bench", f"joiner-{i}", can_publish=False)
-            listener = AudioClient(credentials.connection_url)
+            listener = AudioClient(credentials.connection_url, api_secret=api_secret)
             await asyncio.wait_for(listener.join(), 20)
             signalling_ms.append((time.monotonic() - started) * 1000)
             heard = await first_audible_frame(listener, started, 20)
@@ -159,17 +162,19 @@ async def run(args: argparse.Namespace, folder: Path, tone: str) -> dict[str, ob
             await asyncio.sleep(0.3)
 
         per_count: dict[str, dict[str, object]] = {}
-        large = JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret="bench", large_room_listeners=1)
+        large = JanusMediaBackend(state["url"], admin_key=state["admin_key"], secret="bench", large_room_listeners=1,
+                                  api_secret=api_secret)
         await large.start()
         try:
             for count in args.listeners:
                 log(f"Janus CPU: {count} bridge listeners")
-                bridge = await listeners_cost(args, backend, "bench", pid, count, f"bridge-{count}")
+                bridge = await listeners_cost(args, backend, "bench", pid, count, f"bridge-{count}", api_secret)
                 log(f"Janus CPU: {count} mountpoint viewers (one listener stays in the bridge)")
-                anchor = AudioClient((await large.credentials("bench", "anchor", can_publish=False)).connection_url)
+                anchor = AudioClient((await large.credentials("bench", "anchor", can_publish=False)).connection_url,
+                                     api_secret=api_secret)
                 clients.append(anchor)
                 await asyncio.wait_for(anchor.join(), 20)
-                stream = await listeners_cost(args, large, "bench", pid, count, f"stream-{count}")
+                stream = await listeners_cost(args, large, "bench", pid, count, f"stream-{count}", api_secret)
                 await asyncio.wait_for(anchor.close(), 10)
                 clients.remove(anchor)
                 per_count[str(count)] = {"bridge": bridge, "stream": stream}
