@@ -195,3 +195,15 @@ async def test_a_chat_request_failing_outside_its_endpoint_still_gets_streams_er
     assert response.status_code == 500
     assert response.json()["code"] == -1 and "duration" in response.json()
     assert requests_counted(surface="chat", status="500") == before + 1
+
+
+def test_a_janus_api_secret_in_a_logged_url_object_is_redacted() -> None:
+    import logging
+
+    from townhall.logging import RedactSecrets
+
+    url = httpx.URL("http://127.0.0.1:8088/janus/123?maxev=10&apisecret=S3CR3T")
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s"', ("GET", url, 200),
+                               None)
+    RedactSecrets().filter(record)
+    assert "S3CR3T" not in record.getMessage() and "apisecret=[redacted]" in record.getMessage()

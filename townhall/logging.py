@@ -31,8 +31,8 @@ _ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
 # A name is matched whole (``oauth_token``, not only ``token``): a word character before it would
 # otherwise hide it from ``\b``.
 _SECRET_PARAM = re.compile(
-    r"(?i)(?<![A-Za-z0-9])((?:oauth_|access_|user_|refresh_)?token|authorization|api_secret|client_secret"
-    r"|code|code_verifier|refresh|password)=[^&\s\"']+")
+    r"(?i)(?<![A-Za-z0-9])((?:oauth_|access_|user_|refresh_)?token|authorization|api_?secret|client_secret"
+    r"|admin_key|admin_secret|code|code_verifier|refresh|password)=[^&\s\"']+")
 
 
 def redact(text: str) -> str:
@@ -44,7 +44,9 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            # URLs may come as objects (httpx's URL): they are redacted as the text they print as.
+            record.args = tuple(redact(a) if isinstance(a, str) else redact(str(a)) if type(a).__name__ == "URL"
+                                else a for a in record.args)
         elif isinstance(record.msg, str) and not record.args:
             record.msg = redact(record.msg)
         return True
@@ -110,8 +112,11 @@ def logging_config(settings: Settings) -> dict[str, Any]:
                 name: {"handlers": [], "level": level, "propagate": True}
                 for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
             },
-            # townhall.db.migrate reports each revision; alembic's own lines are noise.
+            # townhall.db.migrate reports each revision; alembic's own lines are noise. So are
+            # httpx's, one per request townhall makes (Janus long-polls, webhook deliveries).
             "alembic": {"level": "WARNING"},
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
     }
 

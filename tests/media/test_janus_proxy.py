@@ -317,3 +317,29 @@ def test_the_gate_puts_the_tickets_identity_into_a_join_whatever_the_client_clai
         admit({"janus": "message", "body": {"request": "watch", "token": ticket}}, tickets, session=True, handle=True)
     with pytest.raises(Refused, match="not relayed on the root"):
         admit({"janus": "attach", "plugin": "janus.plugin.audiobridge"}, tickets, session=False, handle=False)
+
+
+def test_the_gate_refuses_odd_shapes_and_drops_fields_a_request_does_not_need() -> None:
+    tickets = Tickets(b"key")
+    for message, where in (({"janus": ["create"]}, {}), ({"janus": "attach", "plugin": {}}, {"session": True}),
+                           ({"janus": "message", "body": {"request": {}}}, {"session": True, "handle": True})):
+        with pytest.raises(Refused):
+            admit(message, tickets, session=where.get("session", False), handle=where.get("handle", False))
+    created = admit({"janus": "create", "transaction": "t", "id": 123456789, "apisecret": "x", "token": "y"},
+                    tickets, session=False, handle=False)
+    assert created == {"janus": "create", "transaction": "t"}  # Janus chooses the session id
+
+
+async def test_malformed_requests_get_janus_error_answers_not_server_errors(
+        served: tuple[str, JanusMediaBackend]) -> None:
+    proxy, _ = served
+    async with httpx.AsyncClient(timeout=10) as http:
+        answers = [
+            await http.post(proxy, content=b'{"janus": "x", "transaction": NaN}'),
+            await http.post(proxy, content=b"[" * 100_000),
+            await http.post(proxy, json={"janus": ["create"]}),
+            await http.post(f"{proxy}/{'9' * 5000}", json={"janus": "keepalive"}),
+            await http.get(f"{proxy}/{'9' * 5000}"),
+        ]
+    assert [a.status_code for a in answers] == [200] * 5
+    assert [a.json()["error"]["code"] for a in answers] == [454, 454, 403, 457, 457]

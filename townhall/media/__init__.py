@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from pathlib import Path
 
 from townhall.config import Settings
@@ -46,6 +47,8 @@ __all__ = [
     "janus_folder",
 ]
 
+log = logging.getLogger(__name__)
+
 
 def janus_folder(settings: Settings) -> Path:
     """Where ``townhall janus start`` keeps the Janus it runs: config, PID, log, janus.json."""
@@ -75,6 +78,10 @@ def create_media_backend(settings: Settings, fallback_secret: str) -> MediaBacke
         api_secret = media.janus_api_secret or (state.get("api_secret") if url == state.get("url") else None)
         # Direct mode (janus_public_url, or no proxy) leaves identity unbound: see MediaSettings.janus_proxy.
         proxy_url = None if media.janus_public_url or not media.janus_proxy else f"{settings.base_url()}/media/janus"
+        if proxy_url and api_secret is None:
+            log.error("Janus at %s has no api_secret townhall knows (TOWNHALL_MEDIA__JANUS_API_SECRET): clients "
+                      "who reach it directly can join under another participant's id. Give Janus an api_secret "
+                      "(`townhall janus start` does) and tell townhall.", url)
         return JanusMediaBackend(
             url, admin_key=admin_key, secret=secret, public_url=media.janus_public_url, api_secret=api_secret,
             proxy_url=proxy_url, timeout=media.janus_timeout, sweep_interval=media.janus_sweep_interval,

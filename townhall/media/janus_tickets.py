@@ -50,8 +50,15 @@ TUNING = frozenset({"prebuffer", "bitrate", "quality", "expected_loss", "volume"
 JOIN_FROM_TICKET = frozenset({"room", "id", "display", "pin", "token", "muted"})
 CONFIGURE_OPTIONS = TUNING | {"muted", "update"}
 WATCH_OPTIONS = frozenset({"offer_audio", "offer_video", "offer_data", "media"})
-# Never relayed from a client: the proxy adds the api secret itself.
-STRIPPED_TOP_LEVEL = ("apisecret", "token", "admin_secret")
+# The top-level fields relayed, per request (anything else is dropped: the api secret is the
+# proxy's to add, a session ``id`` is Janus's to choose).
+_COMMON = frozenset({"janus", "transaction"})
+TOP_LEVEL = {
+    "create": _COMMON, "keepalive": _COMMON, "destroy": _COMMON, "detach": _COMMON, "hangup": _COMMON,
+    "attach": _COMMON | {"plugin", "opaque_id", "loop_index"},
+    "trickle": _COMMON | {"candidate", "candidates"},
+    "message": _COMMON | {"body", "jsep"},
+}
 
 
 class Refused(MediaError):
@@ -149,12 +156,14 @@ def admit(message: Any, tickets: Tickets, *, session: bool, handle: bool) -> dic
         raise Refused("a Janus request is a JSON object")
     kind = message.get("janus")
     allowed = HANDLE_REQUESTS if handle else SESSION_REQUESTS if session else ROOT_REQUESTS
-    if kind not in allowed:
+    if not isinstance(kind, str) or kind not in allowed:
         where = "a plugin handle" if handle else "a session" if session else "the root"
         raise Refused(f"janus {kind!r} is not relayed on {where} (allowed there: {', '.join(sorted(allowed))})")
-    admitted = {key: value for key, value in message.items() if key not in STRIPPED_TOP_LEVEL}
-    if kind == "attach" and message.get("plugin") not in ALLOWED_PLUGINS:
-        raise Refused(f"attaching to {message.get('plugin')!r} is not allowed (only {AUDIOBRIDGE} and {STREAMING})")
+    # Only the fields each request needs go on (no client-chosen session ``id`` on create, no secrets).
+    admitted = {key: value for key, value in message.items() if key in TOP_LEVEL[kind]}
+    plugin = message.get("plugin")
+    if kind == "attach" and (not isinstance(plugin, str) or plugin not in ALLOWED_PLUGINS):
+        raise Refused(f"attaching to {plugin!r} is not allowed (only {AUDIOBRIDGE} and {STREAMING})")
     if kind == "message":
         admitted["body"] = _plugin_request(message.get("body"), tickets)
     return admitted
@@ -164,7 +173,7 @@ def _plugin_request(body: Any, tickets: Tickets) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Refused("a message needs a JSON object `body`")
     request = body.get("request")
-    if request not in AUDIOBRIDGE_REQUESTS | STREAMING_REQUESTS:
+    if not isinstance(request, str) or request not in AUDIOBRIDGE_REQUESTS | STREAMING_REQUESTS:
         raise Refused(f"plugin request {request!r} is not relayed (AudioBridge: "
                       f"{', '.join(sorted(AUDIOBRIDGE_REQUESTS))}; Streaming: {', '.join(sorted(STREAMING_REQUESTS))})")
     if request == "join":

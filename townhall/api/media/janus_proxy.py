@@ -46,6 +46,15 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _is_id(text: str) -> bool:
+    """Janus's ids are below 2^64: at most 20 ASCII digits (and ``int()`` stays cheap)."""
+    return len(text) <= 20 and is_digits(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def janus_error(code: int, reason: str, transaction: Any = None) -> JSONResponse:
     answer: dict[str, Any] = {"janus": "error", "error": {"code": code, "reason": reason}}
     if transaction is not None:
@@ -80,17 +89,19 @@ def add_routes(app: FastAPI, container: Container) -> None:
         backend = janus_backend()
         if backend is None:
             return not_janus()
-        if not all(is_digits(part) for part in path):
+        if not all(_is_id(part) for part in path):
             return janus_error(INVALID_PATH, "session and handle ids in the path are numbers")
         try:
             raw = await read_limited(request, MAX_BODY, BodyTooLarge())
         except BodyTooLarge:
             return janus_error(TRANSPORT, f"request body over {MAX_BODY} bytes")
         try:
-            message = json.loads(raw)
-        except ValueError:
-            return janus_error(INVALID_JSON, "the request body is not JSON")
+            message = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            return janus_error(INVALID_JSON, "the request body is not JSON (or nests too deeply)")
         transaction = message.get("transaction") if isinstance(message, dict) else None
+        if not isinstance(transaction, (str, int)) or isinstance(transaction, bool):
+            transaction = None
         return await _answered(backend.relay(message, *(int(part) for part in path)), transaction)
 
     @app.post("/janus")
@@ -110,6 +121,6 @@ def add_routes(app: FastAPI, container: Container) -> None:
         backend = janus_backend()
         if backend is None:
             return not_janus()
-        if not is_digits(session):
+        if not _is_id(session):
             return janus_error(INVALID_PATH, "the session id in the path is a number")
-        return await _answered(backend.relay_poll(int(session), int(maxev) if is_digits(maxev) else 1))
+        return await _answered(backend.relay_poll(int(session), int(maxev) if _is_id(maxev) else 1))
