@@ -343,3 +343,17 @@ async def test_malformed_requests_get_janus_error_answers_not_server_errors(
         ]
     assert [a.status_code for a in answers] == [200] * 5
     assert [a.json()["error"]["code"] for a in answers] == [454, 454, 403, 457, 457]
+
+
+async def test_long_polls_per_session_are_capped(served: tuple[str, JanusMediaBackend]) -> None:
+    proxy, _ = served
+    async with httpx.AsyncClient(timeout=40) as http:
+        session = (await http.post(proxy, json={"janus": "create", "transaction": "c"})).json()["data"]["id"]
+        polls = [asyncio.create_task(http.get(f"{proxy}/{session}", params={"maxev": 1})) for _ in range(2)]
+        await asyncio.sleep(0.5)  # both are held by Janus now
+        third = (await http.get(f"{proxy}/{session}", params={"maxev": 1})).json()
+        for poll in polls:
+            poll.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
+        await http.post(f"{proxy}/{session}", json={"janus": "destroy", "transaction": "d"})
+    assert third["janus"] == "error" and third["error"]["code"] == 429

@@ -119,6 +119,9 @@ NO_SUCH_MOUNTPOINT = 455  # Streaming plugin
 MOUNTPOINT_EXISTS = 456
 API_SECRET_HINT = ("Janus wants its api_secret (TOWNHALL_MEDIA__JANUS_API_SECRET, or the janus.json of "
                    "`townhall janus start`)")
+MAX_RELAYED_POLLS = 512  # clients' long-polls relayed at once by one process
+MAX_POLLS_PER_SESSION = 2
+TOO_MANY_POLLS = 429
 LONG_POLL_READ = 65.0  # seconds: Janus holds a long-poll up to ~30 s (maxev), a relayed one as long
 
 
@@ -302,6 +305,7 @@ class JanusMediaBackend:
         self._poller: asyncio.Task[None] | None = None
         self._closed = False
         self.recoveries = 0  # how many times a new session was made after losing one
+        self._relayed_polls: dict[int, int] = {}  # session -> clients' long-polls relayed now
 
     # -- naming
 
@@ -576,8 +580,23 @@ class JanusMediaBackend:
         return await self._client.relay(path, admitted)
 
     async def relay_poll(self, session: int, maxev: int = 10) -> Any:
-        """A client's long-poll through the proxy, answered as Janus answered (SessionGone: no such session)."""
-        return await self._client.long_poll(session, max(1, min(maxev, 100)))
+        """A client's long-poll through the proxy, answered as Janus answered (SessionGone: no such session).
+
+        Each one holds a connection to Janus for up to ~30 s, and opening one needs no ticket: at
+        most ``MAX_POLLS_PER_SESSION`` per session and ``MAX_RELAYED_POLLS`` in all are relayed at
+        once (a client needs one), so nobody can use up the process's connections."""
+        waiting = self._relayed_polls.get(session, 0)
+        if waiting >= MAX_POLLS_PER_SESSION or sum(self._relayed_polls.values()) >= MAX_RELAYED_POLLS:
+            raise MediaError("too many long-polls at once: keep one per session", TOO_MANY_POLLS)
+        self._relayed_polls[session] = waiting + 1
+        try:
+            return await self._client.long_poll(session, max(1, min(maxev, 100)))
+        finally:
+            left = self._relayed_polls[session] - 1
+            if left:
+                self._relayed_polls[session] = left
+            else:
+                del self._relayed_polls[session]
 
     async def credentials(self, room_id: str, user_id: str, *, can_publish: bool,
                           allow_stream: bool = True) -> JoinCredentials:
