@@ -242,7 +242,11 @@ def server(
     Its output goes to ``server.log_path``; the tail is printed if the session had failures.
     """
     log_path = settings.data_dir / "server.log"
-    process, base_url = spawn_server(settings.data_dir, settings.resolved_database_url(), log_path)
+    # It shares the session's database with the in-process apps of the forum tests, whose outbox
+    # rows their own worker delivers (to loopback receivers, which this server would refuse): it runs
+    # no outbox worker, or it would claim some of those rows and fail them.
+    process, base_url = spawn_server(settings.data_dir, settings.resolved_database_url(), log_path,
+                                     env={"TOWNHALL_FORUM__WORKER_IN_PROCESS": "false"})
     try:
         keys = run_townhall("keys", "--json", "--data-dir", str(settings.data_dir)).stdout
         chat = json.loads(keys)["chat"]
